@@ -1,0 +1,213 @@
+"""Configuration of a curation run: one pydantic model, loadable from YAML.
+
+``CurationConfig`` nests one sub-config per concern (sources, filters, dedup, decontamination,
+held-out slice, token counting, executor, classifiers). Unknown keys are errors, so a typo in a
+YAML file fails before any work starts with the path of the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SourceFormat = Literal["auto", "jsonl", "parquet", "text", "hf_disk", "hf_hub"]
+FILTER_NAMES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Model):
+    """One input source: a file, a folder, a glob, or a HuggingFace dataset."""
+
+    name: str = Field(description="unique source name; also the folder name under curated/ and heldout/")
+    path: str = Field(description="file, folder or glob (jsonl[.gz|.zst], parquet, *.txt); or HF dataset")
+    format: SourceFormat = Field("auto", description="input format; 'auto' guesses from the file suffixes")
+    text_key: str = Field("text", description="record key holding the document text")
+    id_key: str | None = Field(None, description="record key holding a document id; default file/line")
+    domain: str | None = Field(None, description="domain hint (math, code, general, ...) for every doc")
+    split: str = Field("train", description="split of a HuggingFace dataset (hf_disk/hf_hub only)")
+    glob: str | None = Field(None, description="file pattern inside a folder path, e.g. '*.jsonl.gz'")
+    filters: list[str] | None = Field(None, description="heuristic filters for this source; None: filters.enabled")
+
+    @field_validator("filters")
+    @classmethod
+    def _check_filters(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [n for n in value or [] if n not in FILTER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown filter name(s) {unknown}; known filters: {list(FILTER_NAMES)}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(f"source name {value!r} must be a folder-safe name ([A-Za-z0-9_.-])")
+        return value
+
+
+class FiltersConfig(_Model):
+    """Heuristic quality filters, applied in the order listed in ``enabled``."""
+
+    enabled: list[str] = Field(
+        default_factory=lambda: list(FILTER_NAMES),
+        description=f"filters to run, in order; known: {', '.join(FILTER_NAMES)}",
+    )
+    gopher_quality: dict = Field(default_factory=dict, description="GopherQualityFilter keyword overrides")
+    gopher_repetition: dict = Field(default_factory=dict, description="GopherRepetitionFilter overrides")
+    c4: dict = Field(
+        default_factory=lambda: {"filter_curly_bracket": False},
+        description="C4QualityFilter overrides (curly brackets are allowed by default: code and math use them)",
+    )
+    fineweb: dict = Field(default_factory=dict, description="FineWebQualityFilter overrides")
+    skip_domains: list[str] = Field(
+        default_factory=lambda: ["code"],
+        description="domain hints whose docs bypass the prose heuristics (code fails web-text rules)",
+    )
+
+    @field_validator("enabled")
+    @classmethod
+    def _check_names(cls, value: list[str]) -> list[str]:
+        unknown = [n for n in value if n not in FILTER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown filter name(s) {unknown}; known filters: {list(FILTER_NAMES)}")
+        return value
+
+
+class DedupConfig(_Model):
+    """Exact and MinHash near-duplicate removal across all sources."""
+
+    exact: bool = Field(True, description="drop docs whose normalised text hash repeats")
+    minhash: bool = Field(True, description="drop MinHash near-duplicates (datatrove's four stages)")
+    n_grams: int = Field(5, ge=1, description="words per shingle")
+    num_buckets: int = Field(14, ge=1, description="LSH bands (b)")
+    hashes_per_bucket: int = Field(8, ge=1, description="rows per band (r)")
+    seed: int = Field(1, description="seed of the MinHash permutations")
+    source_priority: list[str] | None = Field(
+        None, description="source names, most trusted first; the kept copy of a duplicate comes from the "
+        "highest-ranked source (default: the order of `sources`)",
+    )
+    max_examples: int = Field(50, ge=0, description="duplicate clusters with text examples in the report")
+
+
+class EvalSetConfig(_Model):
+    """An evaluation set on local disk whose n-grams must not appear in training data."""
+
+    name: str = Field(description="eval set name used in reports")
+    path: str = Field(description="jsonl[.gz] file")
+    format: Literal["gsm8k", "humaneval", "generic"] = Field("generic", description="preset of text keys")
+    text_keys: list[str] | None = Field(None, description="keys to index; default from `format`")
+
+    def keys(self) -> list[str]:
+        if self.text_keys:
+            return list(self.text_keys)
+        return {"gsm8k": ["question", "answer"], "humaneval": ["prompt", "canonical_solution"]}.get(
+            self.format, ["text"]
+        )
+
+
+class DecontConfig(_Model):
+    eval_sets: list[EvalSetConfig] = Field(default_factory=list, description="eval sets to decontaminate against")
+    n: int = Field(13, ge=3, description="n-gram size in words")
+    mode: Literal["drop", "flag"] = Field("drop", description="drop contaminated docs, or keep and flag them")
+    min_item_words: int = Field(8, ge=1, description="eval fields shorter than this many words are not indexed")
+
+
+class HeldoutConfig(_Model):
+    fraction: float = Field(0.01, ge=0.0, le=0.5, description="share of each source's surviving docs held out")
+    max_docs: int | None = Field(1000, ge=0, description="cap on held-out docs per source (None: no cap)")
+    seed: int = Field(0, description="seed of the held-out selection")
+
+
+class TokensConfig(_Model):
+    tokenizer_path: str | None = Field(None, description="tokenizer.json; None: estimate bytes/4 (flagged)")
+
+
+class ExecutorConfig(_Model):
+    kind: Literal["local", "ray", "slurm"] = Field("local", description="datatrove executor")
+    tasks: int = Field(2, ge=1, description="tasks (shards) per stage")
+    workers: int = Field(-1, description="parallel worker processes (local; -1: one per task)")
+    slurm: dict = Field(default_factory=lambda: {"time": "4:00:00", "partition": "cpu"},
+                        description="extra SlurmPipelineExecutor keyword arguments")
+    ray: dict = Field(default_factory=dict, description="extra RayPipelineExecutor keyword arguments")
+
+
+class ClassifiersConfig(_Model):
+    quality_model: str | None = Field(None, description="fastText quality model (.bin)")
+    domain_model: str | None = Field(None, description="fastText domain model (.bin)")
+    min_quality: float | None = Field(None, ge=0, le=1, description="drop docs scoring below this")
+    min_domain_confidence: float = Field(0.0, ge=0, le=1, description="below this, the domain hint wins")
+
+
+class CurationConfig(_Model):
+    """A whole curation run. ``run_curation(config, out_dir)`` executes it."""
+
+    sources: list[SourceConfig] = Field(description="input sources; names must be unique")
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontamination: DecontConfig = Field(default_factory=DecontConfig)
+    heldout: HeldoutConfig = Field(default_factory=HeldoutConfig)
+    tokens: TokensConfig = Field(default_factory=TokensConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    classifiers: ClassifiersConfig = Field(default_factory=ClassifiersConfig)
+    word_tokenizer: Literal["fast", "spacy"] = Field("fast", description="word splitter for filters and MinHash")
+    max_doc_bytes: int = Field(1_000_000, ge=1, description="docs larger than this (UTF-8 bytes) are rejected")
+    language: str = Field("en", description="language of the heuristics (stop words, spaCy model)")
+
+    @model_validator(mode="after")
+    def _check(self) -> CurationConfig:
+        names = [s.name for s in self.sources]
+        if not names:
+            raise ValueError("sources: at least one source is needed")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"sources: duplicate source name(s) {dupes}")
+        if self.dedup.source_priority is not None:
+            unknown = [n for n in self.dedup.source_priority if n not in names]
+            if unknown:
+                raise ValueError(f"dedup.source_priority: unknown source(s) {unknown}; sources are {names}")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> CurationConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        data = yaml.safe_load(path.read_text()) or {}
+        if "curation" in data and "sources" not in data:  # a recipe file's curation section
+            data = data["curation"]
+        base = path.parent
+        for source in data.get("sources", []) or []:
+            _resolve(source, "path", base)
+        for ev in (data.get("decontamination") or {}).get("eval_sets", []) or []:
+            _resolve(ev, "path", base)
+        return cls.model_validate(data)
+
+    def priority(self) -> list[str]:
+        """Source names, most trusted first."""
+        names = [s.name for s in self.sources]
+        ranked = list(self.dedup.source_priority or [])
+        return ranked + [n for n in names if n not in ranked]
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the output (not the worker count)."""
+        data = self.model_dump(mode="json")
+        data["executor"] = {"tasks": self.executor.tasks}  # tasks shape the shards; workers do not
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _resolve(entry: dict, key: str, base: Path) -> None:
+    """Make a relative path in a YAML file relative to the YAML file's folder."""
+    value = entry.get(key) if isinstance(entry, dict) else None
+    if not isinstance(value, str) or entry.get("format") == "hf_hub":
+        return
+    if not Path(value).is_absolute() and (base / value.split("*")[0]).exists():
+        entry[key] = str(base / value)

@@ -1,0 +1,78 @@
+"""``NGramDecontFilter``: drop (or flag) documents sharing an n-gram with an eval item.
+
+Reads the index written by ``DecontIndexer``. Every hit is logged to ``hits_dir/<rank>.jsonl``
+as ``{doc_id, source, eval_set, item_id, num_ngrams}`` for the decontamination report. In
+``flag`` mode the document is kept with ``metadata["contaminated"] = ["gsm8k:12", ...]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from curation.decont.ngrams import ngram_hashes
+
+
+class NGramDecontFilter(BaseFilter):
+    name = "🧹 N-gram decont"
+
+    def __init__(self, index_dir: str, hits_dir: str, n: int = 13, mode: str = "drop"):
+        super().__init__()
+        assert mode in ("drop", "flag")
+        self.index_dir = index_dir
+        self.hits_dir = hits_dir
+        self.n = n
+        self.mode = mode
+        self._hashes = self._items = self._meta = None
+        self._hits = None
+
+    def _load(self) -> None:
+        index = np.load(Path(self.index_dir) / "index.npz")
+        self._hashes, self._items = index["hashes"], index["items"]
+        self._meta = json.loads((Path(self.index_dir) / "items.json").read_text())
+
+    def matches(self, text: str) -> dict[int, int]:
+        """eval item row -> number of shared n-grams."""
+        if self._hashes is None:
+            self._load()
+        if len(self._hashes) == 0:
+            return {}
+        doc = np.unique(ngram_hashes(text, self.n))
+        pos = np.searchsorted(self._hashes, doc)
+        pos = np.minimum(pos, len(self._hashes) - 1)
+        found = doc[self._hashes[pos] == doc]
+        out: dict[int, int] = {}
+        for h in found:
+            lo, hi = np.searchsorted(self._hashes, h, "left"), np.searchsorted(self._hashes, h, "right")
+            for row in set(self._items[lo:hi].tolist()):
+                out[row] = out.get(row, 0) + 1
+        return out
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        hits = self.matches(doc.text)
+        if not hits:
+            return True
+        source = doc.metadata.get("source")
+        labels = []
+        for row, count in sorted(hits.items()):
+            meta = self._meta[row]
+            labels.append(f"{meta['eval_set']}:{meta['item_id']}")
+            self._hits.write(json.dumps({"doc_id": doc.id, "source": source, **meta, "num_ngrams": count,
+                                         "action": self.mode}) + "\n")
+        self.stat_update(f"contaminated/{source}")
+        if self.mode == "flag":
+            doc.metadata["contaminated"] = labels
+            self.stat_update("flagged")
+            return True
+        self.stat_update(f"dropped/{source}")
+        return False, "contaminated"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        os.makedirs(self.hits_dir, exist_ok=True)
+        with open(Path(self.hits_dir) / f"{rank:05d}.jsonl", "w") as self._hits:
+            yield from super().run(data, rank, world_size)

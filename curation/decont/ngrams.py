@@ -1,0 +1,35 @@
+"""Word n-gram hashes shared by the eval index and the document filter.
+
+Text is lower-cased and cut at every non-alphanumeric character, so punctuation and spacing
+differences (``x=2`` vs ``x = 2``) do not hide an overlap. Each word gets a stable 64-bit hash
+(xxhash, same in every process); an n-gram hash is a polynomial roll of its word hashes, computed
+for all positions at once with numpy (uint64 arithmetic wraps, which is what we want).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import xxhash
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def ngram_hashes(text: str | list[str], n: int) -> np.ndarray:
+    """uint64 hashes of all word n-grams of ``text`` (empty when it has fewer than n words)."""
+    tokens = words(text) if isinstance(text, str) else text
+    if len(tokens) < n:
+        return np.empty(0, dtype=np.uint64)
+    ids = np.fromiter((xxhash.xxh64_intdigest(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    count = len(tokens) - n + 1
+    with np.errstate(over="ignore"):
+        h = ids[:count].copy()
+        for j in range(1, n):
+            h = h * _MULT + ids[j : j + count]
+    return h

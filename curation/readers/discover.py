@@ -1,0 +1,120 @@
+"""Find the files of a source and check them before any work starts.
+
+A source is cut into *units*: one input file, or one of ``world_size`` row shards of a
+HuggingFace dataset. Units of all sources, in source order, are dealt to tasks round-robin
+(``units[rank::world_size]``), like datatrove deals files. ``preflight_source`` opens the first
+record of each file and fails with the file and key when ``text_key`` is missing, so a typo costs
+seconds, not a run.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.config import SourceConfig
+from curation.readers.records import iter_records
+
+_JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson")
+_PARQUET = (".parquet",)
+_TEXT = (".txt", ".md", ".text")
+
+
+@dataclass(frozen=True)
+class SourceUnit:
+    source: str  # source name
+    format: str  # jsonl | parquet | text | hf_disk | hf_hub
+    path: str  # file path, or dataset path/name
+    shard: int = 0  # row shard of a HF dataset (0 for files)
+    num_shards: int = 1
+
+
+def detect_format(path: str) -> str | None:
+    lower = path.lower()
+    if lower.endswith(_JSONL):
+        return "jsonl"
+    if lower.endswith(_PARQUET):
+        return "parquet"
+    if lower.endswith(_TEXT):
+        return "text"
+    return None
+
+
+def source_files(source: SourceConfig) -> list[str]:
+    """Sorted files of a file-based source; FileNotFoundError naming the source when none."""
+    path = source.path
+    if any(ch in path for ch in "*?["):
+        files = [p for p in globlib.glob(path, recursive=True) if Path(p).is_file()]
+    elif Path(path).is_file():
+        files = [path]
+    elif Path(path).is_dir():
+        pattern = source.glob or "**/*"
+        files = [str(p) for p in Path(path).glob(pattern) if p.is_file() and not p.name.startswith(".")]
+        if source.format == "auto" and not source.glob:
+            files = [f for f in files if detect_format(f)]
+    else:
+        raise FileNotFoundError(f"source {source.name!r}: path {path!r} does not exist")
+    if not files:
+        raise FileNotFoundError(f"source {source.name!r}: no input files match {path!r}")
+    return sorted(files)
+
+
+def _is_hf_disk(path: str) -> bool:
+    p = Path(path)
+    return p.is_dir() and ((p / "dataset_info.json").is_file() or (p / "dataset_dict.json").is_file())
+
+
+def source_format(source: SourceConfig) -> str:
+    if source.format != "auto":
+        return source.format
+    if _is_hf_disk(source.path):
+        return "hf_disk"
+    return "file"  # per-file detection
+
+
+def list_units(source: SourceConfig, world_size: int) -> list[SourceUnit]:
+    fmt = source_format(source)
+    if fmt in ("hf_disk", "hf_hub"):
+        return [SourceUnit(source.name, fmt, source.path, k, world_size) for k in range(world_size)]
+    units = []
+    for f in source_files(source):
+        file_fmt = fmt if fmt != "file" else detect_format(f)
+        if file_fmt is None:
+            raise ValueError(
+                f"source {source.name!r}: cannot tell the format of {f!r}; set `format:` "
+                "(jsonl, parquet, text) or `glob:`"
+            )
+        units.append(SourceUnit(source.name, file_fmt, f))
+    return units
+
+
+def preflight_source(source: SourceConfig) -> int:
+    """Check that every file opens and its first record has ``text_key``; return the file count."""
+    units = list_units(source, 1)
+    for unit in units:
+        if unit.format == "text":
+            if not Path(unit.path).is_file() or not _readable(unit.path):
+                raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}")
+            continue
+        try:
+            for record in iter_records(unit, text_key=source.text_key, split=source.split, limit_rows=50):
+                if record.error is None:
+                    if source.text_key not in record.data:
+                        raise ValueError(
+                            f"source {source.name!r}: {unit.path}:{record.line}: no key {source.text_key!r} "
+                            f"(keys: {sorted(record.data)[:12]}); set `text_key` for this source"
+                        )
+                    break
+        except OSError as error:
+            raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}: {error}") from error
+    return len(units)
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        return True
+    except OSError:
+        return False

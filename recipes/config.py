@@ -1,0 +1,126 @@
+"""The recipe file: one YAML that drives the whole mid-training stage.
+
+A recipe nests the stage configs (``curate``, ``tokenize``, ``eval`` are the stage packages' own
+config models, validated by them) plus the parts only the runner knows: where data comes from,
+the optional base run, and the mid-training runs to compare. Paths between stages (curated dir,
+tokens dir, plan file, run dirs) are filled in by the runner, never by the user.
+
+```yaml
+name: my-anneal
+scale: 1.0                 # multiplies corpus size and steps (toy on a laptop, real on a cluster)
+data:
+  demo_corpus: {scale: 1.0, seed: 0}   # or leave out and list sources under curate.sources
+curate: {...}              # curation.CurationConfig (sources, filters, dedup, decontamination...)
+tokenize: {...}            # training.TokenizeConfig
+model: {...}               # training model config (init_from: HF folder, or tiny overrides)
+base:                      # optional: pre-train a base before mid-training (the demo does)
+  plan: {...}              # mixing.MixConfig
+  train: {...}             # training.TrainConfig without paths
+runs:                      # mid-training runs, each a plan + train config; compared in eval
+  anneal: {plan: {...}, train: {...}, seeds: [0]}
+average: {anneal: true}    # optional: average a run's seeds (soup) into one model
+eval: {...}                # evaluation.EvalConfig without paths
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STAGES = ("corpus", "curate", "tokenize", "base", "plan", "train", "average", "eval", "report")
+
+
+class DemoCorpusSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scale: float = Field(1.0, gt=0, description="Multiplier on the demo corpus size (1.0 ~ 4 MB).")
+    seed: int = Field(0, description="Seed of the corpus generator.")
+
+
+class DataSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    demo_corpus: DemoCorpusSpec | None = Field(
+        None, description="Build the embedded demo corpus and use it as the sources.")
+
+
+class TrainRunSpec(BaseModel):
+    """One training run: the mixture it follows and how it trains."""
+
+    model_config = ConfigDict(extra="forbid")
+    plan: dict[str, Any] = Field(description="mixing.MixConfig for this run (phases, floor, ...).")
+    train: dict[str, Any] = Field(default_factory=dict, description="training.TrainConfig minus paths.")
+    seeds: list[int] = Field(default_factory=lambda: [0], description="Data orders; >1 makes a soup.")
+    init: str = Field("base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _some_seed(cls, seeds: list[int]) -> list[int]:
+        if not seeds:
+            raise ValueError("must list at least one seed")
+        return seeds
+
+
+class RecipeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Recipe name, shown in reports.")
+    description: str = ""
+    scale: float = Field(1.0, gt=0, description="Multiplies corpus size and training steps.")
+    data: DataSpec = Field(default_factory=DataSpec)
+    curate: dict[str, Any] = Field(default_factory=dict, description="curation.CurationConfig.")
+    tokenize: dict[str, Any] = Field(default_factory=dict, description="training.TokenizeConfig.")
+    model: dict[str, Any] = Field(default_factory=dict, description="Model section of TrainConfig.")
+    base: TrainRunSpec | None = Field(None, description="Optional base run before mid-training.")
+    runs: dict[str, TrainRunSpec] = Field(description="Mid-training runs by name.")
+    average: dict[str, bool] = Field(default_factory=dict, description="Run name -> average its seeds.")
+    eval: dict[str, Any] = Field(default_factory=dict, description="evaluation.EvalConfig minus paths.")
+    claims: bool = Field(False, description="Check the demo's mid-training claims in the report.")
+
+    @field_validator("runs")
+    @classmethod
+    def _some_run(cls, runs: dict) -> dict:
+        if not runs:
+            raise ValueError("must name at least one run")
+        return runs
+
+
+def format_validation_error(error: ValidationError, *, where: str) -> str:
+    """``where: key.path: message, got value`` for the first error (the one to fix first)."""
+    first = error.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(error.errors()) - 1
+    return f"{where}: {path}: {message}{got_text}" + (f" (and {more} more)" if more else "")
+
+
+def load_recipe(path: str | Path, *, overrides: list[str] = ()) -> RecipeConfig:
+    """Read a recipe YAML (or a preset name), apply ``key=value`` overrides and validate it."""
+    from recipes.overrides import apply_overrides
+    from recipes.presets import resolve_preset
+
+    path = resolve_preset(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a recipe must be a mapping at the top level")
+    raw = apply_overrides(raw, overrides)
+    return validate_recipe(raw, where=str(path))
+
+
+def validate_recipe(raw: dict, *, where: str = "recipe") -> RecipeConfig:
+    try:
+        recipe = RecipeConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ValueError(format_validation_error(error, where=where)) from None
+    from recipes.validate import validate_sections
+
+    validate_sections(recipe, where=where)
+    return recipe

@@ -1,0 +1,176 @@
+"""The run's ``report.md``: curation funnel, plans, loss curves, per-domain evaluation, claims.
+
+Every section reads the files the stages wrote; a section whose files are missing says so
+instead of failing, so a partial run still gets a report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from recipes.claims import check_claims, read_metrics  # noqa: E402
+from recipes.config import RecipeConfig  # noqa: E402
+from recipes.runner import RunDir  # noqa: E402
+from recipes.stages import evaluated_models  # noqa: E402
+
+
+def write_report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
+    sections = [f"# midtrain run: {recipe.name}\n", recipe.description.strip() + "\n" if recipe.description else "",
+                _provenance(root), _curation(root, out), _plans(recipe, root, out),
+                _training(recipe, root, out), _evaluation(root, out)]
+    if recipe.claims:
+        sections.append(_claims(recipe, root))
+    report = out / "report.md"
+    report.write_text("\n".join(s for s in sections if s))
+    return [report, *sorted(out.glob("*.png"))]
+
+
+def _table(frame: pl.DataFrame, *, digits: int = 3) -> str:
+    def cell(value) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
+    return header + "".join("| " + " | ".join(cell(v) for v in row) + " |\n" for row in frame.iter_rows())
+
+
+def _copy_png(source: Path, out: Path, name: str) -> str | None:
+    if not source.is_file():
+        return None
+    shutil.copyfile(source, out / name)
+    return f"![{name}]({name})\n"
+
+
+def _provenance(root: Path) -> str:
+    text = "## Provenance\n\n"
+    prov = root / "provenance.json"
+    if prov.is_file():
+        info = json.loads(prov.read_text())
+        packages = ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
+        text += f"git commit `{info.get('git_commit')}`, Python {info['python']}; {packages}.\n\n"
+    times = RunDir(root).stage_times()
+    if times:
+        frame = pl.DataFrame({"stage": list(times), "wall_s": [round(v, 1) for v in times.values()]})
+        text += _table(frame, digits=1) + f"\nTotal stage time: {sum(times.values()):.0f} s.\n"
+    return text
+
+
+def _curation(root: Path, out: Path) -> str:
+    text = "## Curation\n\n"
+    funnel = root / "curate" / "reports" / "funnel.json"
+    if not funnel.is_file():
+        return text + "No curation report found.\n"
+    image = _copy_png(root / "curate" / "reports" / "funnel.png", out, "funnel.png")
+    text += (image or "") + "\n"
+    inventory = root / "tokens" / "inventory.parquet"
+    if not inventory.is_file():
+        inventory = root / "curate" / "inventory.parquet"
+    if inventory.is_file():
+        frame = pl.read_parquet(inventory)
+        text += "Inventory (tokens exact after tokenization):\n\n" + _table(
+            frame.select([c for c in ("source", "domain", "num_docs", "num_tokens", "mean_quality",
+                                      "mean_difficulty") if c in frame.columns])) + "\n"
+    truth = root / "corpus" / "ground_truth.json"
+    if truth.is_file():
+        from recipes.curation_check import planted_defects_table
+
+        text += "Planted defects in the demo corpus and what curation did with them:\n\n"
+        text += _table(planted_defects_table(truth, root / "curate")) + "\n"
+    return text
+
+
+def _plans(recipe: RecipeConfig, root: Path, out: Path) -> str:
+    text = "## Mixture plans\n\n"
+    names = (["base"] if recipe.base else []) + list(recipe.runs)
+    for name in names:
+        plan_dir = root / "base" / "plan" if name == "base" else root / "plans" / name
+        if not (plan_dir / "plan.parquet").is_file():
+            continue
+        plan = pl.read_parquet(plan_dir / "plan.parquet")
+        by_domain = (plan.group_by("phase", "phase_name", "domain").agg(pl.col("share").sum(),
+                                                                         pl.col("num_tokens").sum())
+                     .sort("phase", "domain"))
+        text += f"### {name}\n\n" + (_copy_png(plan_dir / "plan.png", out, f"plan_{name}.png") or "") + "\n"
+        text += _table(by_domain) + "\n"
+    return text
+
+
+def _training(recipe: RecipeConfig, root: Path, out: Path) -> str:
+    runs: dict[str, Path] = {}
+    if recipe.base is not None:
+        runs["base"] = root / "base" / "run" / "metrics.jsonl"
+    for name, spec in recipe.runs.items():
+        for seed in spec.seeds:
+            label = name if len(spec.seeds) == 1 else f"{name}/seed{seed}"
+            runs[label] = root / "runs" / name / f"seed{seed}" / "metrics.jsonl"
+    runs = {k: v for k, v in runs.items() if v.is_file()}
+    if not runs:
+        return "## Training\n\nNo training metrics found.\n"
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(12, 4.2))
+    offset = 0
+    base_end = 0
+    for label, path in runs.items():
+        metrics = read_metrics(path)
+        if metrics.height == 0:
+            continue
+        start = 0 if label == "base" else base_end
+        steps = metrics["step"].to_numpy() + start
+        ax_loss.plot(steps, metrics["loss"].to_numpy(), label=label, lw=1.2)
+        ax_lr.plot(steps, metrics["lr"].to_numpy(), label=label, lw=1.2)
+        if label == "base":
+            base_end = int(metrics["step"].max())
+        offset = max(offset, int(steps.max()))
+    if base_end:
+        for ax in (ax_loss, ax_lr):
+            ax.axvline(base_end, color="grey", ls="--", lw=0.8)
+    ax_loss.set(xlabel="step", ylabel="training loss (nats)", title="Loss: base run, then each anneal")
+    ax_lr.set(xlabel="step", ylabel="learning rate", title="Learning rate")
+    ax_loss.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss_curves.png", dpi=110)
+    plt.close(fig)
+    return "## Training\n\n![loss curves](loss_curves.png)\n"
+
+
+def _evaluation(root: Path, out: Path) -> str:
+    text = "## Evaluation\n\n"
+    eval_file = root / "eval" / "eval.parquet"
+    if not eval_file.is_file():
+        return text + "No evaluation found.\n"
+    frame = pl.read_parquet(eval_file)
+    loss = frame.filter(pl.col("task").str.starts_with("loss/") & (pl.col("metric") == "loss"))
+    if loss.height:
+        wide = loss.with_columns(pl.col("task").str.strip_prefix("loss/").alias("domain")).pivot(
+            on="domain", index="checkpoint", values="value")
+        text += "Held-out loss per domain (nats/token, lower is better):\n\n" + _table(wide) + "\n"
+    for png in sorted((root / "eval").glob("*.png")):
+        text += _copy_png(png, out, f"eval_{png.name}") or ""
+    return text + f"\nFull evaluation: `{root / 'eval' / 'report.md'}`.\n"
+
+
+def _claims(recipe: RecipeConfig, root: Path) -> str:
+    text = "## Does mid-training work here?\n\n"
+    eval_file = root / "eval" / "eval.parquet"
+    if not eval_file.is_file():
+        return text + "No evaluation to check the claims on.\n"
+    models = evaluated_models(recipe, root)
+    ablation = next((m for m in models if "no-replay" in m or "no_replay" in m), None)
+    decay_run = next((n for n in recipe.runs if n.startswith("decay")), None)
+    claims = check_claims(
+        pl.read_parquet(eval_file), base="base", anneal="anneal", ablation=ablation,
+        base_metrics=root / "base" / "run" / "metrics.jsonl",
+        decay_run_metrics=root / "runs" / decay_run / "seed0" / "metrics.jsonl" if decay_run else None,
+        target_domains=list(recipe.eval.get("target_domains", ["math", "code"])),
+        general_domains=list(recipe.eval.get("general_domains", ["general"])),
+    )
+    for claim in claims:
+        verdict = {True: "**holds**", False: "**does not hold at this scale**", None: "**not checked**"}[claim.holds]
+        text += f"- {claim.name}: {verdict}. {claim.detail}.\n"
+    return text

@@ -1,0 +1,215 @@
+"""A recipe's stages as runnable units: what each reads, what it writes, and its key.
+
+Layout of a run folder ``RUN``::
+
+    corpus/                     demo corpus (raw/, evalsets/, ground_truth.json)  [demo only]
+    curate/                     curated/, heldout/, inventory.parquet, reports/
+    tokens/                     tokenizer.json, <source>/*.ds, counts.parquet, inventory.parquet
+    base/plan/, base/run/       the optional base run (plan + training run)
+    plans/<run>/                plan.parquet, plan.json, plan.png per mid-training run
+    runs/<run>/seed<k>/         training runs (checkpoints/, hf/, metrics.jsonl, plots)
+    runs/<run>/soup/            the average of a run's seeds, when asked for
+    eval/                       eval.parquet, report.md, PNGs
+    report.md                   the run's report (recipes/report.py)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from recipes.config import RecipeConfig, TrainRunSpec
+from recipes.runner import Stage, stage_key
+from recipes.validate import train_section
+
+
+def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
+    stages: list[Stage] = []
+    corpus_key = stage_key("corpus", recipe.data.model_dump(), recipe.scale)
+    if recipe.data.demo_corpus is not None:
+        stages.append(Stage("corpus", "corpus", corpus_key, root / "corpus",
+                            lambda out: _build_corpus(recipe, out)))
+    curate_key = stage_key("curate", recipe.curate, corpus_key)
+    stages.append(Stage("curate", "curate", curate_key, root / "curate",
+                        lambda out: _curate(recipe, root, out)))
+    tokens_key = stage_key("tokenize", recipe.tokenize, curate_key)
+    stages.append(Stage("tokenize", "tokenize", tokens_key, root / "tokens",
+                        lambda out: _tokenize(recipe, root, out)))
+
+    base_key = None
+    if recipe.base is not None:
+        base_plan_key = stage_key("plan", recipe.base.plan, tokens_key, recipe.scale)
+        stages.append(Stage("base.plan", "base", base_plan_key, root / "base" / "plan",
+                            lambda out: _plan(recipe, recipe.base, root, out)))
+        base_key = stage_key("train", recipe.base.model_dump(), recipe.model, base_plan_key)
+        stages.append(Stage("base.train", "base", base_key, root / "base" / "run",
+                            lambda out: _train(recipe, recipe.base, root, root / "base" / "plan", out,
+                                               seed=recipe.base.seeds[0], init_dir=None),
+                            atomic=False))
+
+    run_keys: dict[str, str] = {}
+    for name, spec in recipe.runs.items():
+        plan_key = stage_key("plan", spec.plan, tokens_key, recipe.scale)
+        stages.append(Stage(f"plan.{name}", "plan", plan_key, root / "plans" / name,
+                            lambda out, spec=spec: _plan(recipe, spec, root, out)))
+        run_keys[name] = stage_key("train", spec.model_dump(), recipe.model, plan_key, base_key)
+    for name, spec in recipe.runs.items():
+        for seed in spec.seeds:
+            key = stage_key(run_keys[name], seed)
+            stages.append(Stage(f"train.{name}.seed{seed}", "train", key, root / "runs" / name / f"seed{seed}",
+                                lambda out, spec=spec, name=name, seed=seed: _train(
+                                    recipe, spec, root, root / "plans" / name, out, seed=seed,
+                                    init_dir=_init_dir(recipe, spec, root)),
+                                atomic=False))
+    for name, enabled in recipe.average.items():
+        if enabled and len(recipe.runs[name].seeds) > 1:
+            stages.append(Stage(f"average.{name}", "average", stage_key("average", run_keys[name]),
+                                root / "runs" / name / "soup",
+                                lambda out, name=name: _average(recipe, root, name, out)))
+    eval_key = stage_key("eval", recipe.eval, base_key, run_keys, recipe.average)
+    stages.append(Stage("eval", "eval", eval_key, root / "eval", lambda out: _evaluate(recipe, root, out)))
+    stages.append(Stage("report", "report", stage_key("report", eval_key, recipe.claims), root / "report",
+                        lambda out: _report(recipe, root, out)))
+    return stages
+
+
+# --- the stages ------------------------------------------------------------------------------------
+
+
+def _build_corpus(recipe: RecipeConfig, out: Path) -> list[Path]:
+    from curation.demo_corpus import build_demo_corpus
+
+    spec = recipe.data.demo_corpus
+    corpus = build_demo_corpus(out, scale=spec.scale * recipe.scale, seed=spec.seed)
+    return [*corpus.sources.values(), *corpus.evalsets.values(), corpus.ground_truth_path]
+
+
+def demo_sources(root: Path) -> list[dict[str, Any]]:
+    raw = root / "corpus" / "raw"
+    # Ranked for cross-source dedup: a copy in a curated domain source beats one in general web text.
+    return [{"name": name, "path": str(raw / f"{name}.jsonl"), "domain": name, "id_key": "id"}
+            for name in ("math", "code", "general")]
+
+
+def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
+    section = dict(recipe.curate)
+    if recipe.data.demo_corpus is not None:
+        section.setdefault("sources", demo_sources(root))
+        evalsets = root / "corpus" / "evalsets"
+        decont = dict(section.get("decontamination") or {})
+        decont.setdefault("eval_sets", [
+            {"name": "gsm8k_like", "path": str(evalsets / "gsm8k_like.jsonl"), "format": "gsm8k"},
+            {"name": "humaneval_like", "path": str(evalsets / "humaneval_like.jsonl"), "format": "humaneval"},
+        ])
+        section["decontamination"] = decont
+    return section
+
+
+def _curate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
+    from curation import CurationConfig, run_curation
+
+    config = CurationConfig.model_validate(curation_config(recipe, root))
+    run_curation(config, out)
+    return [out / "inventory.parquet", out / "reports"]
+
+
+def _tokenize(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
+    from training import TokenizeConfig, tokenize_curated
+
+    section = dict(recipe.tokenize)
+    section.setdefault("inventory", str(root / "curate" / "inventory.parquet"))
+    config = TokenizeConfig.model_validate(section)
+    tokenize_curated(root / "curate" / "curated", out, config)
+    return [out / "tokenizer.json", out / "counts.parquet"]
+
+
+def exact_inventory(root: Path) -> pl.DataFrame:
+    """Curation's inventory with exact token counts from tokenization."""
+    inventory = pl.read_parquet(root / "curate" / "inventory.parquet")
+    counts = pl.read_parquet(root / "tokens" / "counts.parquet").select("source", "num_tokens")
+    return (inventory.drop("num_tokens").join(counts, on="source", how="left")
+            .with_columns(pl.col("num_tokens").fill_null(0), pl.lit(False).alias("num_tokens_estimated")))
+
+
+def _plan(recipe: RecipeConfig, spec: TrainRunSpec, root: Path, out: Path) -> list[Path]:
+    from mixing import MixConfig, plan_mixture, write_plan
+
+    section = dict(spec.plan)
+    if "total_tokens" in section and section["total_tokens"] is not None:
+        section["total_tokens"] = int(section["total_tokens"] * recipe.scale)
+    config = MixConfig.model_validate(section)
+    plan = plan_mixture(exact_inventory(root), config)
+    write_plan(plan, out, config=config)
+    return [out / "plan.parquet", out / "plan.png"]
+
+
+def _init_dir(recipe: RecipeConfig, spec: TrainRunSpec, root: Path) -> Path | None:
+    if spec.init == "base":
+        return final_hf_dir(root / "base" / "run")
+    if spec.init == "model":
+        return Path(recipe.model["init_from"])
+    return None
+
+
+def final_hf_dir(run_dir: Path) -> Path:
+    exports = sorted((run_dir / "hf").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    if not exports:
+        raise FileNotFoundError(f"{run_dir}/hf: no exported model; the training stage did not finish")
+    return exports[-1]
+
+
+def _train(recipe: RecipeConfig, spec: TrainRunSpec, root: Path, plan_dir: Path, out: Path, *,
+           seed: int, init_dir: Path | None) -> list[Path]:
+    from training import TrainConfig, train
+
+    section = train_section(recipe, spec.train)
+    section.update(run_dir=str(out), tokens_dir=str(root / "tokens"), plan_path=str(plan_dir / "plan.parquet"),
+                   seed=seed)
+    if init_dir is not None:
+        model = dict(section.get("model") or {})
+        model.pop("tiny", None)
+        model.pop("config_from", None)
+        model["init_from"] = str(init_dir)
+        section["model"] = model
+    result = train(TrainConfig.model_validate(section))
+    return [result.final_hf_dir, result.metrics_path]
+
+
+def _average(recipe: RecipeConfig, root: Path, name: str, out: Path) -> list[Path]:
+    from training import average_checkpoints
+
+    members = [final_hf_dir(root / "runs" / name / f"seed{seed}") for seed in recipe.runs[name].seeds]
+    average_checkpoints(members, out)
+    return [out]
+
+
+def evaluated_models(recipe: RecipeConfig, root: Path) -> dict[str, Path]:
+    """Label -> HF folder: the base (when there is one), each run's seeds, and soups."""
+    models: dict[str, Path] = {}
+    if recipe.base is not None:
+        models["base"] = final_hf_dir(root / "base" / "run")
+    elif recipe.model.get("init_from"):
+        models["base"] = Path(recipe.model["init_from"])
+    for name, spec in recipe.runs.items():
+        for seed in spec.seeds:
+            label = name if len(spec.seeds) == 1 else f"{name}/seed{seed}"
+            models[label] = final_hf_dir(root / "runs" / name / f"seed{seed}")
+        if recipe.average.get(name) and len(spec.seeds) > 1:
+            models[f"{name}/soup"] = root / "runs" / name / "soup"
+    return models
+
+
+def _evaluate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
+    from evaluation import EvalConfig, evaluate
+
+    section = {"heldout_dir": str(root / "curate" / "heldout"), **recipe.eval}
+    evaluate(evaluated_models(recipe, root), EvalConfig.model_validate(section), out)
+    return [out / "eval.parquet", out / "report.md"]
+
+
+def _report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
+    from recipes.report import write_report
+
+    return write_report(recipe, root, out)

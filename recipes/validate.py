@@ -1,0 +1,67 @@
+"""Validate every stage section of a recipe with the stage's own config, before anything runs.
+
+The runner fills in the paths between stages, so validation uses placeholders for them; any
+other problem is reported with the full key path inside the recipe
+(``runs.anneal.train.scheduler.decay_fraction: ...``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from recipes.config import RecipeConfig, format_validation_error
+
+_PLACEHOLDER = "/nonexistent/filled-in-by-the-runner"
+
+
+def _check(model: type[BaseModel], section: dict[str, Any], *, prefix: str, where: str) -> None:
+    try:
+        model.model_validate(section)
+    except ValidationError as error:
+        raise ValueError(_prefixed(error, prefix, where)) from None
+
+
+def _prefixed(error: ValidationError, prefix: str, where: str) -> str:
+    text = format_validation_error(error, where="@")
+    return f"{where}: {prefix}." + text.removeprefix("@: ")
+
+
+def train_section(recipe: RecipeConfig, spec_train: dict[str, Any]) -> dict[str, Any]:
+    """A run's TrainConfig dict: the recipe-wide model section under the run's own settings."""
+    section = {"run_dir": _PLACEHOLDER, "tokens_dir": _PLACEHOLDER, "plan_path": _PLACEHOLDER}
+    section.update(spec_train)
+    if recipe.model and "model" not in spec_train:
+        section["model"] = recipe.model
+    return section
+
+
+def validate_sections(recipe: RecipeConfig, *, where: str) -> None:
+    from curation import CurationConfig
+    from evaluation import EvalConfig
+    from mixing import MixConfig
+    from training import TokenizeConfig, TrainConfig
+
+    curate = dict(recipe.curate)
+    if recipe.data.demo_corpus is not None:
+        curate.setdefault("sources", [{"name": "placeholder", "path": _PLACEHOLDER}])
+    elif not curate.get("sources"):
+        raise ValueError(f"{where}: curate.sources: list at least one source, or set data.demo_corpus")
+    _check(CurationConfig, curate, prefix="curate", where=where)
+    _check(TokenizeConfig, recipe.tokenize, prefix="tokenize", where=where)
+    runs = dict(recipe.runs)
+    if recipe.base is not None:
+        runs = {"base": recipe.base, **runs}
+    for name, spec in runs.items():
+        prefix = "base" if spec is recipe.base else f"runs.{name}"
+        _check(MixConfig, spec.plan, prefix=f"{prefix}.plan", where=where)
+        _check(TrainConfig, train_section(recipe, spec.train), prefix=f"{prefix}.train", where=where)
+        if spec.init == "base" and recipe.base is None and spec is not recipe.base:
+            raise ValueError(f"{where}: {prefix}.init: 'base' needs a base section (or use 'model' / 'scratch')")
+        if spec.init == "model" and not recipe.model.get("init_from"):
+            raise ValueError(f"{where}: {prefix}.init: 'model' needs model.init_from (a local HF folder)")
+    for name in recipe.average:
+        if name not in recipe.runs:
+            raise ValueError(f"{where}: average.{name}: no run of that name (runs: {', '.join(recipe.runs)})")
+    _check(EvalConfig, {"heldout_dir": _PLACEHOLDER, **recipe.eval}, prefix="eval", where=where)

@@ -1,0 +1,249 @@
+"""`PlanLoader`: packed batches that follow the mixture plan, per data-parallel rank, resumable.
+
+The plan fixes, for every phase, how many ``seq_len`` sequences each source contributes and in
+which order they come (see `schedule.py`). Each source is an endless token stream: its documents
+(each ending with EOS) concatenated in a seeded permutation per epoch, so a source that runs out
+wraps around with a fresh order. A source's n-th sequence is simply the stream's tokens
+``[offset, offset + seq_len)``, so every sequence is a pure function of its global index: DP
+sharding (global sequence i goes to rank ``i % world``) and exact resume need no replay.
+
+Packing: ``position_ids`` restart at 0 at each document start and continue across sequences for a
+document longer than ``seq_len``; ``labels`` equal ``input_ids`` (HF convention: the model shifts
+them) except -100 where a document starts, since its first token cannot be predicted from the
+previous document. Each sequence comes from one source, so ``Batch.domains`` drives per-domain loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from training.data.schedule import Phase, build_phases
+from training.data.shards import SourceShards
+
+STATE_VERSION = 1
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # LongTensor [B, seq_len]
+    labels: torch.Tensor  # LongTensor [B, seq_len]; -100 at document starts
+    position_ids: torch.Tensor  # LongTensor [B, seq_len]; 0 at document starts
+    sources: list[str]  # source of each row
+    domains: list[str]  # domain of each row (from the plan)
+    phase: int
+
+    def to(self, device: torch.device | str) -> Batch:
+        move = {k: getattr(self, k).to(device) for k in ("input_ids", "labels", "position_ids")}
+        return Batch(**move, sources=self.sources, domains=self.domains, phase=self.phase)
+
+
+class PlanLoader:
+    """Iterate this rank's micro-batches of the plan, from the current position to the end."""
+
+    def __init__(
+        self,
+        tokens_dir: str | Path,
+        plan: pl.DataFrame,
+        *,
+        micro_batch_size: int,
+        dp_rank: int = 0,
+        dp_world_size: int = 1,
+        seed: int = 0,
+        follow_curriculum: bool = False,
+    ):
+        if micro_batch_size < 1:
+            raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
+        if not 0 <= dp_rank < dp_world_size:
+            raise ValueError(f"dp_rank must be in [0, {dp_world_size}), got {dp_rank}")
+        self.tokens_dir = Path(tokens_dir)
+        if not self.tokens_dir.is_dir():
+            raise FileNotFoundError(f"{self.tokens_dir}: no tokens folder; run `midtrain tokenize` first")
+        self.micro_batch_size, self.dp_rank, self.dp_world_size = micro_batch_size, dp_rank, dp_world_size
+        self.seed, self.follow_curriculum = seed, follow_curriculum
+        self.phases: list[Phase] = build_phases(plan, follow_curriculum=follow_curriculum)
+
+        used = sorted({s for ph in self.phases for s, n in zip(ph.sources, ph.num_sequences) if n > 0})
+        self.shards = {s: SourceShards(self.tokens_dir / s, s) for s in used}
+        self._source_key = {s: zlib.crc32(s.encode()) for s in used}
+        # Token offset of each (phase, source) in the source's stream: what earlier phases drew.
+        drawn = dict.fromkeys(used, 0)
+        self._base: list[dict[str, int]] = []
+        for ph in self.phases:
+            self._base.append(dict(drawn))
+            for s, n in zip(ph.sources, ph.num_sequences):
+                if n > 0:
+                    drawn[s] += int(n) * ph.seq_len
+        self._drawn_total = drawn
+        starts = np.cumsum([0] + [ph.size for ph in self.phases])
+        self._phase_start = starts[:-1]
+        # This rank's sequences in phase p are phase-local indices first[p], first[p] + W, ...
+        self._first = [int((dp_rank - g0) % dp_world_size) for g0 in self._phase_start]
+        self._local = [max(0, -(-(ph.size - f) // dp_world_size)) for ph, f in zip(self.phases, self._first)]
+        for ph in self.phases:
+            if ph.size % (micro_batch_size * dp_world_size):
+                warnings.warn(
+                    f"plan phase {ph.index}: {ph.size} sequences is not a multiple of micro_batch_size x "
+                    f"dp_world_size = {micro_batch_size * dp_world_size}; its last micro-batches are short "
+                    "or ranks get unequal counts",
+                    stacklevel=2,
+                )
+        self._phase, self._pos = 0, 0  # next batch: phase index, local sequence index in it
+        self._skip_empty()
+        self._epoch_cache: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in used}
+        self._max_ids: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ sizes and reports
+    @property
+    def num_sequences_total(self) -> int:
+        """Sequences in the whole plan, over all ranks."""
+        return int(sum(ph.size for ph in self.phases))
+
+    def steps_for(self, global_batch_sequences: int) -> int:
+        """Optimizer steps to consume the plan with ``global_batch_sequences`` sequences per step
+        (a phase's last step may be short: phases never share a step)."""
+        if global_batch_sequences < 1:
+            raise ValueError(f"global_batch_sequences must be >= 1, got {global_batch_sequences}")
+        return int(sum(-(-ph.size // global_batch_sequences) for ph in self.phases))
+
+    def __len__(self) -> int:
+        """Micro-batches this rank yields over the whole plan."""
+        return int(sum(-(-n // self.micro_batch_size) for n in self._local))
+
+    def epochs(self) -> dict[str, float]:
+        """Epochs drawn so far from each source (over all ranks, up to the current position)."""
+        if self._phase >= len(self.phases):
+            return {s: self._drawn_total[s] / self.shards[s].num_tokens for s in self.shards}
+        ph = self.phases[self._phase]
+        upto = min(self._first[self._phase] + self._pos * self.dp_world_size, ph.size)
+        counts = np.bincount(ph.source_of[:upto], minlength=len(ph.sources))
+        tokens = dict(self._base[self._phase])
+        for s, c in zip(ph.sources, counts):
+            if s in tokens:
+                tokens[s] += int(c) * ph.seq_len
+        return {s: tokens[s] / self.shards[s].num_tokens for s in self.shards}
+
+    def summary(self) -> pl.DataFrame:
+        """Per phase and source: sequences, tokens and cumulative epochs at the end of the phase."""
+        rows, drawn = [], dict.fromkeys(self.shards, 0)
+        for ph in self.phases:
+            for s, d, n in zip(ph.sources, ph.domains, ph.num_sequences):
+                if n > 0:
+                    drawn[s] += int(n) * ph.seq_len
+                epochs = drawn[s] / self.shards[s].num_tokens if s in self.shards else 0.0
+                rows.append((ph.index, s, d, int(n), int(n) * ph.seq_len, epochs))
+        schema = ["phase", "source", "domain", "num_sequences", "num_tokens", "epochs"]
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def check_vocab(self, vocab_size: int) -> None:
+        """Raise ValueError if any token id is >= ``vocab_size`` (shards from another tokenizer)."""
+        for s, shards in self.shards.items():
+            if s not in self._max_ids:
+                self._max_ids[s] = shards.max_token_id()
+            if self._max_ids[s] >= vocab_size:
+                raise ValueError(
+                    f"{self.tokens_dir / s}: token id {self._max_ids[s]} >= model vocab_size {vocab_size}; "
+                    "the shards were made with a larger tokenizer (tokens/tokenizer.json)"
+                )
+
+    # ------------------------------------------------------------------ resume
+    def _fingerprint(self) -> dict:
+        digest = hashlib.sha256()
+        for ph in self.phases:
+            digest.update(f"{ph.index}|{ph.seq_len}|{ph.sources}|".encode())
+            digest.update(ph.source_of.tobytes())
+        for s, sh in sorted(self.shards.items()):
+            digest.update(f"{s}|{sh.num_docs}|{sh.num_tokens}|".encode())
+        return {
+            "plan_and_shards": digest.hexdigest()[:16],
+            "seed": self.seed,
+            "micro_batch_size": self.micro_batch_size,
+            "dp_rank": self.dp_rank,
+            "dp_world_size": self.dp_world_size,
+        }
+
+    def state_dict(self) -> dict:
+        return {"version": STATE_VERSION, "phase": self._phase, "position": self._pos, **self._fingerprint()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"loader state version {state.get('version')} != {STATE_VERSION}")
+        for key, value in self._fingerprint().items():
+            if state.get(key) != value:
+                raise ValueError(
+                    f"loader state: {key} was {state.get(key)!r} when saved, now {value!r}; "
+                    "resume needs the same plan, shards, seed, micro-batch size and DP layout"
+                )
+        self._phase, self._pos = int(state["phase"]), int(state["position"])
+        self._skip_empty()
+
+    # ------------------------------------------------------------------ iteration
+    def _skip_empty(self) -> None:
+        while self._phase < len(self.phases) and self._pos >= self._local[self._phase]:
+            self._phase, self._pos = self._phase + 1, 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        while self._phase < len(self.phases):
+            batch = self._make_batch(self._phase, self._pos)
+            self._pos += len(batch.sources)
+            self._skip_empty()
+            yield batch
+
+    def _make_batch(self, p: int, pos: int) -> Batch:
+        ph = self.phases[p]
+        n = min(self.micro_batch_size, self._local[p] - pos)
+        idx = self._first[p] + (pos + np.arange(n)) * self.dp_world_size
+        ids = np.empty((n, ph.seq_len), dtype=np.int64)
+        positions = np.empty((n, ph.seq_len), dtype=np.int64)
+        sources, domains = [], []
+        for row, i in enumerate(idx):
+            k = int(ph.source_of[i])
+            source = ph.sources[k]
+            offset = self._base[p][source] + int(ph.nth[i]) * ph.seq_len
+            self._fill(source, offset, ids[row], positions[row])
+            sources.append(source)
+            domains.append(ph.domains[k])
+        labels = np.where(positions == 0, -100, ids)
+        return Batch(
+            input_ids=torch.from_numpy(ids),
+            labels=torch.from_numpy(labels),
+            position_ids=torch.from_numpy(positions),
+            sources=sources,
+            domains=domains,
+            phase=ph.index,
+        )
+
+    def _layout(self, source: str, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        cache = self._epoch_cache[source]
+        if epoch not in cache:
+            if len(cache) >= 2:  # a sequence spans at most two epochs
+                cache.pop(min(cache))
+            cache[epoch] = self.shards[source].epoch_layout(self.seed, epoch, self._source_key[source])
+        return cache[epoch]
+
+    def _fill(self, source: str, offset: int, ids: np.ndarray, positions: np.ndarray) -> None:
+        """Write stream tokens ``[offset, offset + len(ids))`` of ``source`` and their positions."""
+        shards = self.shards[source]
+        total, out = shards.num_tokens, 0
+        while out < len(ids):
+            epoch, a = divmod(offset + out, total)
+            b = min(a + len(ids) - out, total)
+            perm, cum = self._layout(source, epoch)
+            d0 = int(np.searchsorted(cum, a, side="right"))
+            d1 = int(np.searchsorted(cum, b - 1, side="right"))
+            docs = perm[d0 : d1 + 1]
+            doc_starts = cum[d0 : d1 + 1] - shards.doc_len[docs]
+            lo = np.maximum(a - doc_starts, 0)
+            hi = np.minimum(b - doc_starts, shards.doc_len[docs])
+            pieces = [shards.read(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi)]
+            ids[out : out + b - a] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+            positions[out : out + b - a] = np.arange(a, b) - np.repeat(doc_starts, hi - lo)
+            out += b - a

@@ -1,0 +1,256 @@
+"""The trainer: `Trainer.build(config)` checks inputs and builds everything, `fit()` runs the loop.
+
+Loss is the mean over every target token of the global batch (all micro batches, all ranks),
+so the result does not depend on how the batch is split; FSDP2 averages gradients over ranks,
+hence the `world_size / num_targets` scale on each micro batch's summed loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from training.config import TrainConfig
+from training.long_context import check_seq_len
+from training.models import build_model, count_params, resolve_model_config
+from training.trainer import callbacks as cb
+from training.trainer import metrics as mx
+from training.trainer import setup
+from training.trainer.checkpoint import Checkpointer, export_hf, latest_checkpoint, rng_state, set_rng_state
+from training.trainer.parallel import Dist, all_reduce_sum, init_distributed, parallelize
+from training.trainer.schedules import build_schedule
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when a step's loss or gradient norm is NaN/inf; the last good state was checkpointed."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    final_hf_dir: Path | None
+    metrics_path: Path
+    final_step: int
+
+
+class Trainer:
+    def fit(self) -> TrainResult:
+        for c in self.callbacks:
+            c.on_train_start(self)
+        batches = iter(self.loader)
+        while self.step < self.max_steps:
+            good = {"loader": self.loader.state_dict(), "rng": rng_state()}  # for a NaN stop
+            micro = self.next_micro_batches(batches)
+            if not micro:
+                break  # the data ran out before max_steps (warned in next_micro_batches)
+            num_targets = all_reduce_sum([float(sum((b.labels[:, 1:] != -100).sum() for b in micro))], self.dist)[0]
+            lr = self.schedule.lr_at(self.step + 1)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            start = time.perf_counter()
+            stats = dict.fromkeys(self.stat_keys, 0.0)  # same keys in the same order on every rank
+            for i, batch in enumerate(micro):
+                self.model.set_requires_gradient_sync(i == len(micro) - 1)  # one reduce-scatter per step
+                token_loss, mask = self.token_losses(batch)
+                (token_loss.sum() * self.dist.world_size / num_targets).backward()
+                self.accumulate(stats, batch, token_loss.detach(), mask)
+            grad_norm = self.clip_gradients()
+            stats = dict(zip(stats, all_reduce_sum(list(stats.values()), self.dist), strict=True))
+            loss = stats["sum/all"] / max(stats["count/all"], 1.0)
+            if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+                self.stop_on_non_finite(loss, grad_norm, micro, good)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            step_tokens = int(all_reduce_sum([float(sum(b.input_ids.numel() for b in micro))], self.dist)[0])
+            self.tokens += step_tokens
+            step_metrics = self.step_metrics(stats, loss, lr, grad_norm, micro, step_tokens, time.perf_counter() - start)
+            for c in self.callbacks:
+                c.on_step_end(self, step_metrics)
+        self.max_steps = self.step  # a run cut short by the data ends where it stopped
+        for c in self.callbacks:
+            c.on_train_end(self)
+        return TrainResult(self.run_dir, self.final_hf_dir, self.run_dir / "metrics.jsonl", self.step)
+
+    # ---- pieces of a step -------------------------------------------------------------------
+
+    def next_micro_batches(self, batches) -> list:
+        """This rank's share of one global batch: global_batch_tokens / ranks tokens."""
+        target = self.config.global_batch_tokens // self.dist.world_size
+        micro, num_tokens = [], 0
+        while num_tokens < target:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                import warnings
+
+                warnings.warn(f"data ran out at step {self.step} of {self.max_steps}; stopping early", stacklevel=2)
+                return []
+            micro.append(batch)
+            num_tokens += batch.input_ids.numel()
+        return micro
+
+    def token_losses(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token next-token losses [B, T-1] (0 where ignored) and the target mask.
+
+        position_ids restart at each document, attention_mask=None and use_cache=False: with SDPA
+        this is attention within each packed document only (see tests/training/test_training_masking.py).
+        """
+        dev = self.dist.device
+        input_ids, labels = batch.input_ids.to(dev, non_blocking=True), batch.labels.to(dev, non_blocking=True)
+        position_ids = batch.position_ids.to(dev, non_blocking=True)
+        logits = self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=None, use_cache=False).logits
+        targets = labels[:, 1:]
+        losses = F.cross_entropy(
+            logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none"
+        ).view_as(targets)
+        return losses, targets != -100
+
+    @staticmethod
+    def accumulate(stats: dict[str, float], batch, token_loss: torch.Tensor, mask: torch.Tensor) -> None:
+        row_sum, row_count = token_loss.sum(1).double().cpu().tolist(), mask.sum(1).cpu().tolist()
+        for domain, s, n in zip(batch.domains, row_sum, row_count, strict=True):
+            assert f"sum/{domain}" in stats, f"batch domain {domain!r} is not in the plan"
+            for key in ("all", domain):
+                stats[f"sum/{key}"] += s
+                stats[f"count/{key}"] += n
+
+    @property
+    def stat_keys(self) -> list[str]:
+        return [f"{kind}/{key}" for key in ["all", *self.domains] for kind in ("sum", "count")]
+
+    def clip_gradients(self) -> float:
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        clip = self.config.optimizer.clip
+        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else float("inf"), foreach=True)
+        if hasattr(norm, "full_tensor"):
+            norm = norm.full_tensor()
+        return float(norm)
+
+    def step_metrics(self, stats, loss, lr, grad_norm, micro, step_tokens, seconds) -> dict[str, Any]:
+        seq_len = micro[0].input_ids.shape[1]
+        tokens_per_s = step_tokens / max(seconds, 1e-9)
+        flops = mx.flops_per_token(self.num_params_non_embedding, self.hf_config, seq_len)
+        m: dict[str, Any] = {
+            "step": self.step, "tokens": self.tokens, "loss": loss, "lr": lr, "grad_norm": grad_norm,
+            "tokens_per_s": tokens_per_s, "phase": int(micro[-1].phase), "seq_len": seq_len,
+            "mfu": flops * tokens_per_s / (self.peak_flops * self.dist.world_size),
+            "memory_gb": mx.memory_gb(self.dist.device), "step_time_s": seconds,
+        }
+        for domain in self.domains:
+            if stats[f"count/{domain}"] > 0:
+                m[f"loss/{domain}"] = stats[f"sum/{domain}"] / stats[f"count/{domain}"]
+        return m
+
+    # ---- state ------------------------------------------------------------------------------
+
+    def trainer_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "tokens": self.tokens, "lr": self.schedule.lr_at(max(self.step, 1)),
+            "max_steps": self.max_steps, "world_size": self.dist.world_size, "peak_lr": self.peak_lr,
+        }
+
+    def save_checkpoint(self, extra: dict[str, Any] | None = None) -> Path:
+        extra = extra or {"loader": self.loader.state_dict(), "rng": rng_state()}
+        path = self.checkpointer.save(
+            self.step, self.model, self.optimizer, extra=extra, trainer_state=self.trainer_state()
+        )
+        self.last_saved_step = self.step
+        return path
+
+    def export_hf(self) -> Path:
+        out = self.run_dir / "hf" / f"step_{self.step}"
+        return export_hf(self.model, out, self.dist, tokenizer_json=self.config.tokens_dir / "tokenizer.json")
+
+    def stop_on_non_finite(self, loss: float, grad_norm: float, micro, good: dict) -> None:
+        bad_sources = sorted({s for b in micro for s in b.sources})
+        self.optimizer.zero_grad(set_to_none=True)
+        path = self.save_checkpoint(extra=good)
+        self.checkpointer.wait()
+        raise NonFiniteLossError(
+            f"step {self.step + 1}: non-finite loss {loss} / grad norm {grad_norm} on a batch from "
+            f"source(s) {bad_sources}; the last good state (after step {self.step}) is saved in {path}"
+        )
+
+    # ---- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, config: TrainConfig, *, loader_factory=None, callbacks=None) -> Trainer:
+        self = cls()
+        self.config, self.run_dir = config, Path(config.run_dir)
+        self.dist = d = init_distributed(config.device)
+        try:
+            self._build(config, loader_factory, callbacks)
+        except BaseException:
+            from training.trainer.parallel import shutdown
+
+            shutdown(d)
+            raise
+        return self
+
+    def _build(self, config: TrainConfig, loader_factory, callbacks) -> None:
+        d = self.dist
+        plan = setup.read_plan_info(config)
+        self.domains = sorted(plan.frame["domain"].unique().to_list())
+        if loader_factory is None:
+            setup.check_shards(Path(config.tokens_dir), plan.frame)
+        setup.check_batch_geometry(config, plan.seq_lens, d.world_size)
+        self.max_steps, self.phase_starts = plan.max_steps, plan.phase_starts
+        tok_vocab = setup.tokenizer_vocab_size(Path(config.tokens_dir))
+        if tok_vocab is None and not (config.model.init_from or config.model.config_from):
+            raise FileNotFoundError(f"{config.tokens_dir}/tokenizer.json: needed to size the tiny model's vocab")
+        self.hf_config = resolve_model_config(config.model, vocab_size=tok_vocab or 0)
+        for phase, seq_len in enumerate(plan.seq_lens):
+            check_seq_len(self.hf_config, seq_len, where=f"{config.plan_path} phase {phase}")
+        self.loader = setup.make_loader(config, plan.frame, rank=d.rank, world_size=d.world_size, factory=loader_factory)
+        setup.check_vocab(tok_vocab, self.hf_config.vocab_size, self.loader)
+        model = build_model(config.model, self.hf_config, seed=config.seed).to(d.device)
+        self.num_params = count_params(model)
+        self.num_params_non_embedding = count_params(model, exclude_embeddings=True)
+        self.model = parallelize(model, d, config.parallel, dtype=config.dtype)
+        peak_lr = config.scheduler.peak_lr or config.optimizer.lr
+        self.optimizer = setup.build_optimizer(self.model, config, lr=peak_lr)
+        self.checkpointer = Checkpointer(
+            self.run_dir / "checkpoints", d, keep_last=config.checkpoint.keep_last, async_save=config.checkpoint.async_save
+        )
+        self.step, self.tokens, self.last_saved_step, self.final_hf_dir = 0, 0, -1, None
+        resume = latest_checkpoint(self.run_dir / "checkpoints") if config.checkpoint.resume else None
+        if resume is not None:
+            extra, state = self.checkpointer.load(resume, self.model, self.optimizer)
+            self.loader.load_state_dict(extra["loader"])
+            set_rng_state(extra["rng"])
+            self.step, self.tokens, self.last_saved_step = state["step"], state["tokens"], state["step"]
+            peak_lr = state.get("peak_lr", peak_lr)
+        elif config.scheduler.anneal_from:
+            _, state = self.checkpointer.load(Path(config.scheduler.anneal_from), self.model, self.optimizer, weights_only=True)
+            peak_lr = config.scheduler.peak_lr or state["lr"]
+        self.peak_lr = peak_lr
+        last_start = plan.phase_starts[-1] if len(plan.phase_starts) > 1 else None
+        self.schedule = build_schedule(config.scheduler, max_steps=self.max_steps, peak_lr=peak_lr, last_phase_start_step=last_start)
+        self.peak_flops = mx.device_peak_flops(d.device, config.peak_flops)
+        self.callbacks = callbacks if callbacks is not None else default_callbacks()
+        if d.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            setup.write_run_record(config, self.run_dir, {"max_steps": self.max_steps, "num_params": self.num_params,
+                                                         "world_size": d.world_size, "peak_lr": peak_lr})
+
+
+def default_callbacks() -> list[cb.Callback]:
+    return [cb.MetricsLogger(), cb.ProgressBar(), cb.CheckpointSaver(), cb.HFExporter(), cb.Plotter()]
+
+
+def train(config: TrainConfig, *, loader_factory=None, callbacks=None) -> TrainResult:
+    """Build and fit; the process group is torn down afterwards when train() created it."""
+    from training.trainer.parallel import shutdown
+
+    trainer = Trainer.build(config, loader_factory=loader_factory, callbacks=callbacks)
+    try:
+        return trainer.fit()
+    finally:
+        shutdown(trainer.dist)

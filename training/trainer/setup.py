@@ -1,0 +1,144 @@
+"""Everything checked and built before the first step: plan, shards, tokenizer, model, optimizer, loader.
+
+Bad input fails here, before any compute, with the file or key at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+
+from training.config import TrainConfig
+from training.schema import check_plan_columns
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    frame: pl.DataFrame
+    max_steps: int  # from the plan's tokens / global batch (or the config's override)
+    phase_starts: list[int]  # first optimizer step of each phase
+    seq_lens: list[int]  # per phase
+
+
+def read_plan_info(config: TrainConfig) -> PlanInfo:
+    path = Path(config.plan_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"plan_path: {path} does not exist; run `midtrain plan` first")
+    frame = pl.read_parquet(path)
+    check_plan_columns(frame, where=str(path))
+    phases = (
+        frame.group_by("phase")
+        .agg(pl.col("seq_len").first(), pl.col("seq_len").n_unique().alias("n_seq_len"), pl.col("num_sequences").sum())
+        .sort("phase")
+    )
+    bad = phases.filter(pl.col("n_seq_len") > 1)
+    if bad.height:
+        raise ValueError(f"{path}: phase(s) {bad['phase'].to_list()} mix several seq_len values")
+    tokens = (phases["num_sequences"] * phases["seq_len"]).to_list()
+    starts, acc = [], 0
+    for t in tokens:
+        starts.append(acc // config.global_batch_tokens)
+        acc += t
+    max_steps = config.max_steps or acc // config.global_batch_tokens
+    if max_steps < 1:
+        raise ValueError(
+            f"{path}: the plan holds {acc} tokens, less than one global batch "
+            f"(global_batch_tokens={config.global_batch_tokens})"
+        )
+    return PlanInfo(frame, max_steps, starts, phases["seq_len"].to_list())
+
+
+def check_batch_geometry(config: TrainConfig, seq_lens: list[int], world_size: int) -> None:
+    for seq_len in sorted(set(seq_lens)):
+        unit = config.micro_batch_size * seq_len * world_size
+        if config.global_batch_tokens % unit:
+            raise ValueError(
+                f"global_batch_tokens: {config.global_batch_tokens} is not a multiple of "
+                f"micro_batch_size * seq_len * ranks = {config.micro_batch_size} * {seq_len} * {world_size} "
+                f"= {unit}; use e.g. {max(1, round(config.global_batch_tokens / unit)) * unit}"
+            )
+
+
+def check_shards(tokens_dir: Path, plan: pl.DataFrame) -> None:
+    if not tokens_dir.is_dir():
+        raise FileNotFoundError(f"tokens_dir: {tokens_dir} does not exist; run `midtrain tokenize` first")
+    sources = plan.filter(pl.col("num_sequences") > 0)["source"].unique().sort().to_list()
+    missing = [s for s in sources if not any((tokens_dir / s).glob("*.ds"))]
+    if missing:
+        raise FileNotFoundError(
+            f"{tokens_dir}: no token shards (<source>/*.ds) for plan source(s) {missing}; "
+            "tokenize them with `midtrain tokenize` or drop them from the plan"
+        )
+    for s in sources:
+        for shard in (tokens_dir / s).glob("*.ds"):
+            if not Path(f"{shard}.index").is_file():
+                raise FileNotFoundError(f"{shard}: its index {shard.name}.index is missing (interrupted tokenize?)")
+
+
+def tokenizer_vocab_size(tokens_dir: Path) -> int | None:
+    path = tokens_dir / "tokenizer.json"
+    if not path.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(path)).get_vocab_size(with_added_tokens=True)
+
+
+def check_vocab(tokenizer_vocab: int | None, model_vocab: int, loader: Any) -> None:
+    if tokenizer_vocab is not None and tokenizer_vocab > model_vocab:
+        raise ValueError(
+            f"tokens/tokenizer.json has {tokenizer_vocab} tokens but the model's embeddings hold "
+            f"{model_vocab}; use a model whose vocab_size >= {tokenizer_vocab} (or re-tokenize)"
+        )
+    if hasattr(loader, "check_vocab"):
+        loader.check_vocab(model_vocab)
+
+
+LoaderFactory = Callable[..., Any]
+
+
+def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_size: int, factory=None):
+    if factory is None:
+        from training.data import PlanLoader as factory  # the data side (imported lazily)
+    return factory(
+        config.tokens_dir, plan, micro_batch_size=config.micro_batch_size, dp_rank=rank,
+        dp_world_size=world_size, seed=config.seed,
+    )
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig, *, lr: float) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on vectors (norm weights, biases)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    opt = config.optimizer
+    groups = [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps)
+
+
+def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) -> Path:
+    """RUN/config.json: the resolved config, package versions and git commit."""
+    import subprocess
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("midtrain", "torch", "transformers", "datatrove", "polars"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    record = {"config": json.loads(config.model_dump_json()), "versions": versions, "git_commit": commit, **extra}
+    path = run_dir / "config.json"
+    path.write_text(json.dumps(record, indent=2))
+    return path
