@@ -72,6 +72,12 @@ class FiltersConfig(_Model):
         default_factory=lambda: ["code"],
         description="domain hints whose docs bypass the prose heuristics (code fails web-text rules)",
     )
+    domain_overrides: dict[str, dict[str, dict]] = Field(
+        default_factory=lambda: {"math": {"gopher_quality": {"max_non_alpha_words_ratio": None},
+                                          "c4": {"filter_curly_bracket": False, "min_num_sentences": 2}}},
+        description="per domain hint, per filter keyword overrides on top of the filter's options "
+        "(default: math may be mostly numbers and have few sentences)",
+    )
 
     @field_validator("enabled")
     @classmethod

@@ -27,8 +27,20 @@ from curation.demo_math import make_code_task, make_word_problem
 
 DOMAINS = ("general", "code", "math")
 # Stdlib folders that are tests, vendored or generated code: not representative prose/code.
-_SKIPPED_DIRS = {"test", "tests", "idlelib", "lib2to3", "site-packages", "turtledemo", "ensurepip",
-                 "pydoc_data", "encodings", "__pycache__", "tkinter", "distutils"}
+_SKIPPED_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "lib2to3",
+    "site-packages",
+    "turtledemo",
+    "ensurepip",
+    "pydoc_data",
+    "encodings",
+    "__pycache__",
+    "tkinter",
+    "distutils",
+}
 NEAR_DUP_JACCARDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SHINGLE_WORDS = 5
 
@@ -63,11 +75,20 @@ def build_demo_corpus(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0)
         "math": [make_word_problem_document(rng) for _ in range(num["math"])],
     }
     evalsets = {
-        "gsm8k_like": [make_word_problem(random.Random(f"eval-{seed}-{i}"), heldout=True) for i in range(max(8, int(40 * scale)))],
+        "gsm8k_like": [
+            make_word_problem(random.Random(f"eval-{seed}-{i}"), heldout=True)
+            for i in range(max(8, int(40 * scale)))
+        ],
         "humaneval_like": [make_code_task(i) for i in range(16)],
     }
-    truth: dict = {"seed": seed, "scale": scale, "exact_duplicates": [], "near_duplicates": [],
-                   "junk": [], "contaminated": []}
+    truth: dict = {
+        "seed": seed,
+        "scale": scale,
+        "exact_duplicates": [],
+        "near_duplicates": [],
+        "junk": [],
+        "contaminated": [],
+    }
     _plant_contamination(docs, evalsets, rng, truth)
     _plant_exact_duplicates(docs, rng, truth, per_domain=max(3, int(15 * scale)))
     _plant_near_duplicates(docs, rng, truth, per_level=max(2, int(6 * scale)))
@@ -78,12 +99,18 @@ def build_demo_corpus(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0)
         rows = [{"id": doc_id, "text": text} for doc_id, text in domain_docs]
         rng.shuffle(rows)  # planted copies must not sit next to their originals
         sources[domain] = _write_jsonl(out_dir / "raw" / f"{domain}.jsonl", rows)
-    eval_paths = {name: _write_jsonl(out_dir / "evalsets" / f"{name}.jsonl", items)
-                  for name, items in evalsets.items()}
+    eval_paths = {
+        name: _write_jsonl(out_dir / "evalsets" / f"{name}.jsonl", items) for name, items in evalsets.items()
+    }
     truth_path = out_dir / "ground_truth.json"
     _atomic_write_text(truth_path, json.dumps(truth, indent=1))
-    return DemoCorpus(root=out_dir, sources=sources, evalsets=eval_paths, ground_truth_path=truth_path,
-                      num_docs={d: len(v) for d, v in docs.items()})
+    return DemoCorpus(
+        root=out_dir,
+        sources=sources,
+        evalsets=eval_paths,
+        ground_truth_path=truth_path,
+        num_docs={d: len(v) for d, v in docs.items()},
+    )
 
 
 # --- domains --------------------------------------------------------------------------------------
@@ -96,6 +123,12 @@ def _stdlib_files() -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
         files.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
     return files
+
+
+def _module_name(path: Path) -> str:
+    """``email.mime.text`` for .../email/mime/text.py: unique where file stems are not."""
+    relative = path.relative_to(sysconfig.get_paths()["stdlib"]).with_suffix("")
+    return ".".join(relative.parts)
 
 
 def _parsed_stdlib(rng: random.Random):
@@ -120,9 +153,9 @@ def _docstring_documents(num_docs: int, rng: random.Random) -> list[tuple[str, s
                 if text and len(text.split()) >= 20:
                     paragraphs.append(" ".join(text.split()))
         for start in range(0, len(paragraphs), 3):
-            body = "\n\n".join(dict.fromkeys(paragraphs[start:start + 3]))
+            body = "\n\n".join(dict.fromkeys(paragraphs[start : start + 3]))
             if len(body.split()) >= 50:
-                documents.append((f"general-{path.stem}-{start}", body))
+                documents.append((f"general-{_module_name(path)}-{start}", body))
         if len(documents) >= num_docs:
             break
     return documents[:num_docs]
@@ -136,7 +169,7 @@ def _code_documents(num_docs: int, rng: random.Random) -> list[tuple[str, str]]:
             if isinstance(node, ast.FunctionDef | ast.ClassDef) and 15 <= node.end_lineno - node.lineno < 120:
                 segment = ast.get_source_segment(source, node)
                 if segment:
-                    documents.append((f"code-{path.stem}-{node.name}", segment))
+                    documents.append((f"code-{_module_name(path)}-{node.lineno}-{node.name}", segment))
         if len(documents) >= num_docs:
             break
     return documents[:num_docs]
@@ -172,8 +205,9 @@ def _plant_exact_duplicates(docs, rng, truth, *, per_domain: int) -> None:
             variant = text if k % 2 == 0 else "  " + text.replace("\n", " \n").upper() + "\n"
             copy_id = f"{doc_id}-exactdup{k}"
             domain_docs.append((copy_id, variant))
-            truth["exact_duplicates"].append({"original": doc_id, "copy": copy_id, "domain": domain,
-                                              "normalised_only": k % 2 == 1})
+            truth["exact_duplicates"].append(
+                {"original": doc_id, "copy": copy_id, "domain": domain, "normalised_only": k % 2 == 1}
+            )
 
 
 def _plant_near_duplicates(docs, rng, truth, *, per_level: int) -> None:
@@ -186,8 +220,15 @@ def _plant_near_duplicates(docs, rng, truth, *, per_level: int) -> None:
                 variant, jaccard = _perturb_to_jaccard(text, target, vocabulary, rng)
                 copy_id = f"{doc_id}-near{int(target * 100)}-{k}"
                 docs[domain].append((copy_id, variant))
-                truth["near_duplicates"].append({"original": doc_id, "copy": copy_id, "domain": domain,
-                                                 "target_jaccard": target, "jaccard": round(jaccard, 4)})
+                truth["near_duplicates"].append(
+                    {
+                        "original": doc_id,
+                        "copy": copy_id,
+                        "domain": domain,
+                        "target_jaccard": target,
+                        "jaccard": round(jaccard, 4),
+                    }
+                )
 
 
 def _perturb_to_jaccard(text: str, target: float, vocabulary: list[str], rng: random.Random):
@@ -204,14 +245,16 @@ def _perturb_to_jaccard(text: str, target: float, vocabulary: list[str], rng: ra
 def word_shingle_jaccard(a: str, b: str, n: int = SHINGLE_WORDS) -> float:
     def shingles(text: str) -> set[tuple[str, ...]]:
         words = text.lower().split()
-        return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+        return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
     sa, sb = shingles(a), shingles(b)
     return len(sa & sb) / max(1, len(sa | sb))
 
 
-_BOILERPLATE = ("Home | About us | Contact | Privacy policy | Terms of use\n" * 6
-                + "We use cookies to improve your experience. Accept all cookies.\n" * 4)
+_BOILERPLATE = (
+    "Home | About us | Contact | Privacy policy | Terms of use\n" * 6
+    + "We use cookies to improve your experience. Accept all cookies.\n" * 4
+)
 _SPAM = "BUY NOW!!! Cheap watches cheap watches cheap watches best price click here!!! " * 12
 _SHORT = ("Click here.", "Read more", "Page 2 of 7", "Subscribe!", "Loading...")
 

@@ -9,14 +9,21 @@ REPETITION_HALF_LIFE = 15.4
 
 
 def largest_remainder(
-    quotas: np.ndarray, total: int, *, caps: np.ndarray | None = None
+    quotas: np.ndarray,
+    total: int,
+    *,
+    caps: np.ndarray | None = None,
+    reserve_mask: np.ndarray | None = None,
+    reserve_total: int = 0,
 ) -> np.ndarray:
     """Round non-negative real ``quotas`` (summing to ``total``) to integers summing to ``total``.
 
     Hamilton's method: floor every quota, then give the leftover units one each to the largest
     remainders (ties: lower index first). With ``caps`` (integers, ``quotas <= caps``), a unit whose
-    floor already reaches its cap is skipped, so the result never exceeds ``caps``. Every result is
-    within one unit of its quota.
+    floor already reaches its cap is skipped, so the result never exceeds ``caps``. With
+    ``reserve_mask``, the rows in the mask get at least ``reserve_total`` units in all (leftover units
+    go to them first; this is how the general floor survives rounding; it needs
+    ``reserve_total <= ceil(quotas[reserve_mask].sum())``). Every result is within one unit of its quota.
     """
     quotas = np.asarray(quotas, dtype=np.float64)
     assert (quotas >= -1e-9).all(), "negative quota"
@@ -30,15 +37,25 @@ def largest_remainder(
     remainders = quotas - floors
     leftover = int(total - floors.sum())
     assert leftover >= 0, "floors exceed the total"
-    if leftover:
-        eligible = remainders > 1e-12
-        if caps is not None:
-            eligible &= floors < caps
-        candidates = np.flatnonzero(eligible)
-        assert len(candidates) >= leftover, "not enough room under the caps to round"
+    eligible = remainders > 1e-12
+    if caps is not None:
+        eligible &= floors < caps
+
+    def give(mask: np.ndarray, num_units: int) -> None:
+        candidates = np.flatnonzero(mask)
+        assert len(candidates) >= num_units, "not enough room under the caps to round"
         # Stable sort on -remainder: the largest remainders first, ties by index.
-        chosen = candidates[np.argsort(-remainders[candidates], kind="stable")[:leftover]]
+        chosen = candidates[np.argsort(-remainders[candidates], kind="stable")[:num_units]]
         floors[chosen] += 1
+        eligible[chosen] = False
+
+    if reserve_mask is not None:
+        need = min(max(int(reserve_total - floors[reserve_mask].sum()), 0), leftover)
+        if need:
+            give(eligible & reserve_mask, need)
+            leftover -= need
+    if leftover:
+        give(eligible, leftover)
     return floors
 
 

@@ -35,10 +35,18 @@ def domain_losses(eval_frame: pl.DataFrame) -> dict[str, dict[str, float]]:
     return result
 
 
-def check_claims(eval_frame: pl.DataFrame, *, base: str, anneal: str, ablation: str | None,
-                 decay_run_metrics: Path | None, base_metrics: Path | None,
-                 target_domains: list[str], general_domains: list[str],
-                 retention_margin: float = 0.05) -> list[Claim]:
+def check_claims(
+    eval_frame: pl.DataFrame,
+    *,
+    base: str,
+    anneal: str,
+    ablation: str | None,
+    decay_run_metrics: Path | None,
+    base_metrics: Path | None,
+    target_domains: list[str],
+    general_domains: list[str],
+    retention_margin: float = 0.05,
+) -> list[Claim]:
     losses = domain_losses(eval_frame)
     return [
         _claim_targets_gain_more(losses, base, anneal, target_domains, general_domains),
@@ -48,8 +56,11 @@ def check_claims(eval_frame: pl.DataFrame, *, base: str, anneal: str, ablation: 
 
 
 def _mean_delta(losses, model, base, domains) -> float | None:
-    values = [losses[model][d] - losses[base][d] for d in domains if d in losses.get(model, {})
-              and d in losses.get(base, {})]
+    values = [
+        losses[model][d] - losses[base][d]
+        for d in domains
+        if d in losses.get(model, {}) and d in losses.get(base, {})
+    ]
     return float(np.mean(values)) if values else None
 
 
@@ -60,8 +71,12 @@ def _claim_targets_gain_more(losses, base, anneal, targets, generals) -> Claim:
     if d_target is None or d_general is None:
         return Claim(name, None, f"missing held-out losses for {base!r} or {anneal!r}")
     holds = d_target < 0 and d_target < d_general - 0.1
-    return Claim(name, holds, f"held-out loss change {base} -> {anneal}: target domains {d_target:+.3f} nats, "
-                              f"general {d_general:+.3f} nats")
+    return Claim(
+        name,
+        holds,
+        f"held-out loss change {base} -> {anneal}: target domains {d_target:+.3f} nats, "
+        f"general {d_general:+.3f} nats",
+    )
 
 
 def _claim_retention(losses, base, anneal, ablation, generals, margin) -> Claim:
@@ -71,8 +86,12 @@ def _claim_retention(losses, base, anneal, ablation, generals, margin) -> Claim:
     if d_anneal is None or d_ablation is None:
         return Claim(name, None, "needs the base, the anneal and the no-replay ablation evaluated")
     holds = d_anneal <= margin and d_ablation > d_anneal + margin
-    return Claim(name, holds, f"general held-out loss change vs base: with the reserved share {d_anneal:+.3f} "
-                              f"nats (margin {margin}), without it {d_ablation:+.3f} nats")
+    return Claim(
+        name,
+        holds,
+        f"general held-out loss change vs base: with the reserved share {d_anneal:+.3f} "
+        f"nats (margin {margin}), without it {d_ablation:+.3f} nats",
+    )
 
 
 def read_metrics(path: Path) -> pl.DataFrame:
@@ -82,7 +101,12 @@ def read_metrics(path: Path) -> pl.DataFrame:
 
 def _claim_decay_drop(base_metrics: Path | None, decay_metrics: Path | None) -> Claim:
     name = "(c) the decay phase gives the characteristic loss drop"
-    if base_metrics is None or decay_metrics is None or not base_metrics.is_file() or not decay_metrics.is_file():
+    if (
+        base_metrics is None
+        or decay_metrics is None
+        or not base_metrics.is_file()
+        or not decay_metrics.is_file()
+    ):
         return Claim(name, None, "needs the constant-LR base run and a decay run on the same data")
     stable = read_metrics(base_metrics).sort("step")
     decay = read_metrics(decay_metrics).sort("step")
@@ -98,5 +122,9 @@ def _claim_decay_drop(base_metrics: Path | None, decay_metrics: Path | None) -> 
     actual_drop = start_loss - end_loss
     noise = float(tail["loss"].std() or 0.0)
     holds = actual_drop > trend_drop + 2 * noise / np.sqrt(window)
-    return Claim(name, holds, f"training loss fell {actual_drop:.3f} nats over the {decay_steps:.0f}-step decay; "
-                              f"the constant-LR trend predicts {trend_drop:.3f} (noise {noise:.3f})")
+    return Claim(
+        name,
+        holds,
+        f"training loss fell {actual_drop:.3f} nats over the {decay_steps:.0f}-step decay; "
+        f"the constant-LR trend predicts {trend_drop:.3f} (noise {noise:.3f})",
+    )

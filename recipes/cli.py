@@ -36,8 +36,13 @@ def _register_all() -> None:
     from recipes.commands import register as register_recipes
     from training.cli import register as register_training
 
-    for register in (register_curation, register_mixing, register_training, register_evaluation,
-                     register_recipes):
+    for register in (
+        register_curation,
+        register_mixing,
+        register_training,
+        register_evaluation,
+        register_recipes,
+    ):
         register(app)
 
 

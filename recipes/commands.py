@@ -13,23 +13,44 @@ from rich.table import Table
 from recipes.config import STAGES, load_recipe
 from recipes.runner import RunDir, run_stages
 from recipes.stages import build_stages
+from recipes.validate import missing_paths
 
 console = Console(stderr=True)
 
 
-def run_recipe(recipe_path: str | Path, out: Path, *, overrides: list[str] = (), from_stage: str | None = None,
-               until_stage: str | None = None, dry_run: bool = False, force: bool = False) -> Path:
+def run_recipe(
+    recipe_path: str | Path,
+    out: Path,
+    *,
+    overrides: list[str] = (),
+    from_stage: str | None = None,
+    until_stage: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> Path:
     """Run (or resume) a recipe into ``out``; returns the report path."""
     recipe = load_recipe(recipe_path, overrides=list(overrides))
     stages = build_stages(recipe, out.resolve())
     run_dir = RunDir(out.resolve())
+    missing = missing_paths(recipe)
     if dry_run:
         _print_dry_run(recipe, stages, run_dir)
+        for key, path in missing:
+            console.print(f"[yellow]warning[/yellow]: {key}: {path} does not exist (a real run stops here)")
         return out / "report" / "report.md"
+    if missing:
+        key, path = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"{recipe_path}: {key}: {path} does not exist{more}")
     run_dir.claim(recipe, force=force)
     start = time.perf_counter()
-    records = run_stages(stages, run_dir, from_stage=from_stage, until_stage=until_stage,
-                         log=lambda m: console.print(m, highlight=False))
+    records = run_stages(
+        stages,
+        run_dir,
+        from_stage=from_stage,
+        until_stage=until_stage,
+        log=lambda m: console.print(m, highlight=False),
+    )
     table = Table(title=f"midtrain run: {recipe.name}")
     for column in ("stage", "status", "wall s"):
         table.add_column(column)
@@ -67,36 +88,65 @@ def _print_plan_summaries(recipe) -> None:
         for phase in plan.get("phases", []):
             tokens = phase.get("tokens") or phase.get("fraction")
             targets = ", ".join(f"{k} {v}" for k, v in (phase.get("domain_targets") or {}).items())
-            table.add_row(name, str(phase.get("name")), str(tokens), targets or phase.get("strategy", "natural"),
-                          str(plan.get("min_general_share", "-")))
+            table.add_row(
+                name,
+                str(phase.get("name")),
+                str(tokens),
+                targets or phase.get("strategy", "natural"),
+                str(plan.get("min_general_share", "-")),
+            )
     console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
-        recipe: Annotated[str, typer.Argument(help="Recipe YAML file, or a preset name (see `midtrain run --help`).")],
-        out: Annotated[Path, typer.Option("--out", help="Run folder (resumed when it holds this recipe).")] = Path(
-            "runs/recipe"),
-        set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set train.seed=3 (repeatable).")] = [],  # noqa: B006
-        from_stage: Annotated[str | None, typer.Option("--from", help=f"Re-run from this stage ({', '.join(STAGES)}).")] = None,
+        recipe: Annotated[
+            str, typer.Argument(help="Recipe YAML file, or a preset name (see `midtrain run --help`).")
+        ],
+        out: Annotated[
+            Path, typer.Option("--out", help="Run folder (resumed when it holds this recipe).")
+        ] = Path("runs/recipe"),
+        set_: Annotated[
+            list[str], typer.Option("--set", help="Override a key: --set train.seed=3 (repeatable).")
+        ] = [],  # noqa: B006
+        from_stage: Annotated[
+            str | None, typer.Option("--from", help=f"Re-run from this stage ({', '.join(STAGES)}).")
+        ] = None,
         until_stage: Annotated[str | None, typer.Option("--until", help="Stop after this stage.")] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved recipe, stage graph and plans; run nothing.")] = False,
-        force: Annotated[bool, typer.Option("--force", help="Use --out even if it holds another recipe (wipes it).")] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Print the resolved recipe, stage graph and plans; run nothing."),
+        ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Use --out even if it holds another recipe (wipes it).")
+        ] = False,
     ) -> None:
         """Run a recipe end to end: curate -> plan -> tokenize -> train -> average -> eval -> report.
 
         Finished stages are skipped on rerun; a changed key re-runs only the stages it affects;
         a killed run resumes from the last finished stage (and inside training from the last checkpoint).
         """
-        run_recipe(recipe, out, overrides=set_, from_stage=from_stage, until_stage=until_stage,
-                   dry_run=dry_run, force=force)
+        run_recipe(
+            recipe,
+            out,
+            overrides=set_,
+            from_stage=from_stage,
+            until_stage=until_stage,
+            dry_run=dry_run,
+            force=force,
+        )
 
     @app.command("demo")
     def demo_command(
         out: Annotated[Path, typer.Option("--out", help="Run folder for the demo.")] = Path("runs/demo"),
-        scale: Annotated[float, typer.Option("--scale", help="Size multiplier (corpus and steps); 1.0 takes ~6 min on 2 cores.")] = 1.0,
-        force: Annotated[bool, typer.Option("--force", help="Start over in --out even if it holds another run.")] = False,
+        scale: Annotated[
+            float,
+            typer.Option("--scale", help="Size multiplier (corpus and steps); 1.0 takes ~6 min on 2 cores."),
+        ] = 1.0,
+        force: Annotated[
+            bool, typer.Option("--force", help="Start over in --out even if it holds another run.")
+        ] = False,
     ) -> None:
         """The whole mid-training stage on an embedded multi-domain corpus, in minutes on a CPU.
 

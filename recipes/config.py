@@ -43,7 +43,8 @@ class DemoCorpusSpec(BaseModel):
 class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     demo_corpus: DemoCorpusSpec | None = Field(
-        None, description="Build the embedded demo corpus and use it as the sources.")
+        None, description="Build the embedded demo corpus and use it as the sources."
+    )
 
 
 class TrainRunSpec(BaseModel):
@@ -53,7 +54,9 @@ class TrainRunSpec(BaseModel):
     plan: dict[str, Any] = Field(description="mixing.MixConfig for this run (phases, floor, ...).")
     train: dict[str, Any] = Field(default_factory=dict, description="training.TrainConfig minus paths.")
     seeds: list[int] = Field(default_factory=lambda: [0], description="Data orders; >1 makes a soup.")
-    init: str = Field("base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'.")
+    init: str = Field(
+        "base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'."
+    )
 
     @field_validator("seeds")
     @classmethod

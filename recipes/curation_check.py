@@ -34,16 +34,32 @@ def planted_defects_table(ground_truth: Path, curate_dir: Path) -> pl.DataFrame:
 
     def add(kind: str, caught: list[bool]) -> None:
         if caught:
-            rows.append({"defect": kind, "planted": len(caught), "caught": sum(caught),
-                         "recall": sum(caught) / len(caught)})
+            rows.append(
+                {
+                    "defect": kind,
+                    "planted": len(caught),
+                    "caught": sum(caught),
+                    "recall": sum(caught) / len(caught),
+                }
+            )
 
-    add("exact duplicate", [not (d["original"] in alive and d["copy"] in alive) for d in truth["exact_duplicates"]])
+    add(
+        "exact duplicate",
+        [not (d["original"] in alive and d["copy"] in alive) for d in truth["exact_duplicates"]],
+    )
     for low, high in ((0.0, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)):
         pairs = [d for d in truth["near_duplicates"] if low <= d["jaccard"] < high]
-        add(f"near duplicate, Jaccard {low:.1f}-{min(high, 1.0):.1f}",
-            [not (d["original"] in alive and d["copy"] in alive) for d in pairs])
+        add(
+            f"near duplicate, Jaccard {low:.1f}-{min(high, 1.0):.1f}",
+            [not (d["original"] in alive and d["copy"] in alive) for d in pairs],
+        )
     for kind in ("boilerplate", "spam", "too_short"):
         add(f"junk: {kind}", [d["doc_id"] not in alive for d in truth["junk"] if d["kind"] == kind])
-    add("contaminated (eval item pasted in)",
-        [d["doc_id"] not in alive or bool(alive[d["doc_id"]].get("contaminated")) for d in truth["contaminated"]])
+    add(
+        "contaminated (eval item pasted in)",
+        [
+            d["doc_id"] not in alive or bool(alive[d["doc_id"]].get("contaminated"))
+            for d in truth["contaminated"]
+        ],
+    )
     return pl.DataFrame(rows)

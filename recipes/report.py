@@ -23,9 +23,15 @@ from recipes.stages import evaluated_models  # noqa: E402
 
 
 def write_report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
-    sections = [f"# midtrain run: {recipe.name}\n", recipe.description.strip() + "\n" if recipe.description else "",
-                _provenance(root), _curation(root, out), _plans(recipe, root, out),
-                _training(recipe, root, out), _evaluation(root, out)]
+    sections = [
+        f"# midtrain run: {recipe.name}\n",
+        recipe.description.strip() + "\n" if recipe.description else "",
+        _provenance(root),
+        _curation(root, out),
+        _plans(recipe, root, out),
+        _training(recipe, root, out),
+        _evaluation(root, out),
+    ]
     if recipe.claims:
         sections.append(_claims(recipe, root))
     report = out / "report.md"
@@ -74,9 +80,26 @@ def _curation(root: Path, out: Path) -> str:
         inventory = root / "curate" / "inventory.parquet"
     if inventory.is_file():
         frame = pl.read_parquet(inventory)
-        text += "Inventory (tokens exact after tokenization):\n\n" + _table(
-            frame.select([c for c in ("source", "domain", "num_docs", "num_tokens", "mean_quality",
-                                      "mean_difficulty") if c in frame.columns])) + "\n"
+        text += (
+            "Inventory (tokens exact after tokenization):\n\n"
+            + _table(
+                frame.select(
+                    [
+                        c
+                        for c in (
+                            "source",
+                            "domain",
+                            "num_docs",
+                            "num_tokens",
+                            "mean_quality",
+                            "mean_difficulty",
+                        )
+                        if c in frame.columns
+                    ]
+                )
+            )
+            + "\n"
+        )
     truth = root / "corpus" / "ground_truth.json"
     if truth.is_file():
         from recipes.curation_check import planted_defects_table
@@ -94,9 +117,11 @@ def _plans(recipe: RecipeConfig, root: Path, out: Path) -> str:
         if not (plan_dir / "plan.parquet").is_file():
             continue
         plan = pl.read_parquet(plan_dir / "plan.parquet")
-        by_domain = (plan.group_by("phase", "phase_name", "domain").agg(pl.col("share").sum(),
-                                                                         pl.col("num_tokens").sum())
-                     .sort("phase", "domain"))
+        by_domain = (
+            plan.group_by("phase", "phase_name", "domain")
+            .agg(pl.col("share").sum(), pl.col("num_tokens").sum())
+            .sort("phase", "domain")
+        )
         text += f"### {name}\n\n" + (_copy_png(plan_dir / "plan.png", out, f"plan_{name}.png") or "") + "\n"
         text += _table(by_domain) + "\n"
     return text
@@ -148,7 +173,8 @@ def _evaluation(root: Path, out: Path) -> str:
     loss = frame.filter(pl.col("task").str.starts_with("loss/") & (pl.col("metric") == "loss"))
     if loss.height:
         wide = loss.with_columns(pl.col("task").str.strip_prefix("loss/").alias("domain")).pivot(
-            on="domain", index="checkpoint", values="value")
+            on="domain", index="checkpoint", values="value"
+        )
         text += "Held-out loss per domain (nats/token, lower is better):\n\n" + _table(wide) + "\n"
     for png in sorted((root / "eval").glob("*.png")):
         text += _copy_png(png, out, f"eval_{png.name}") or ""
@@ -164,13 +190,18 @@ def _claims(recipe: RecipeConfig, root: Path) -> str:
     ablation = next((m for m in models if "no-replay" in m or "no_replay" in m), None)
     decay_run = next((n for n in recipe.runs if n.startswith("decay")), None)
     claims = check_claims(
-        pl.read_parquet(eval_file), base="base", anneal="anneal", ablation=ablation,
+        pl.read_parquet(eval_file),
+        base="base",
+        anneal="anneal",
+        ablation=ablation,
         base_metrics=root / "base" / "run" / "metrics.jsonl",
         decay_run_metrics=root / "runs" / decay_run / "seed0" / "metrics.jsonl" if decay_run else None,
         target_domains=list(recipe.eval.get("target_domains", ["math", "code"])),
         general_domains=list(recipe.eval.get("general_domains", ["general"])),
     )
     for claim in claims:
-        verdict = {True: "**holds**", False: "**does not hold at this scale**", None: "**not checked**"}[claim.holds]
+        verdict = {True: "**holds**", False: "**does not hold at this scale**", None: "**not checked**"}[
+            claim.holds
+        ]
         text += f"- {claim.name}: {verdict}. {claim.detail}.\n"
     return text

@@ -80,9 +80,18 @@ class RunDir:
 
     def mark_finished(self, record: StageRecord) -> None:
         self.markers.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.markers / f"{record.name}.json",
-                      json.dumps({"key": record.key, "wall_s": record.wall_s, "outputs": record.outputs,
-                                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+        _atomic_write(
+            self.markers / f"{record.name}.json",
+            json.dumps(
+                {
+                    "key": record.key,
+                    "wall_s": record.wall_s,
+                    "outputs": record.outputs,
+                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                },
+                indent=1,
+            ),
+        )
 
     def stage_times(self) -> dict[str, float]:
         times = {}
@@ -103,16 +112,24 @@ class Stage:
     atomic: bool = True  # False: the stage manages its own resume inside ``output`` (training)
 
 
-def run_stages(stages: list[Stage], run_dir: RunDir, *, from_stage: str | None = None,
-               until_stage: str | None = None, dry_run: bool = False,
-               log: Callable[[str], None] = print) -> list[StageRecord]:
+def run_stages(
+    stages: list[Stage],
+    run_dir: RunDir,
+    *,
+    from_stage: str | None = None,
+    until_stage: str | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[StageRecord]:
     for option, value in (("--from", from_stage), ("--until", until_stage)):
         if value is not None and value not in STAGES:
             raise ValueError(f"{option} {value!r}: unknown stage; stages are {', '.join(STAGES)}")
     first = STAGES.index(from_stage) if from_stage else 0
     last = STAGES.index(until_stage) if until_stage else len(STAGES) - 1
     if first > last:
-        raise ValueError(f"--from {from_stage} comes after --until {until_stage}; stages run {' -> '.join(STAGES)}")
+        raise ValueError(
+            f"--from {from_stage} comes after --until {until_stage}; stages run {' -> '.join(STAGES)}"
+        )
     records = []
     for stage in stages:
         position = STAGES.index(stage.group)
@@ -121,20 +138,25 @@ def run_stages(stages: list[Stage], run_dir: RunDir, *, from_stage: str | None =
         done = run_dir.finished_key(stage.name) == stage.key and stage.output.exists()
         forced = position >= first and from_stage is not None
         if dry_run:
-            records.append(StageRecord(stage.name, stage.key, "skipped" if done and not forced else "planned"))
+            records.append(
+                StageRecord(stage.name, stage.key, "skipped" if done and not forced else "planned")
+            )
             continue
         if (done and not forced) or position < first:
             if position < first and not done:
-                raise ValueError(f"--from {from_stage}: stage {stage.name} has not finished with this recipe; "
-                                 "run without --from first")
+                raise ValueError(
+                    f"--from {from_stage}: stage {stage.name} has not finished with this recipe; "
+                    "run without --from first"
+                )
             log(f"[skip] {stage.name} (unchanged since it finished)")
             records.append(StageRecord(stage.name, stage.key, "skipped"))
             continue
         log(f"[run ] {stage.name}")
         start = time.perf_counter()
         outputs = _run_one(stage, run_dir)
-        record = StageRecord(stage.name, stage.key, "ran", time.perf_counter() - start,
-                             [str(p) for p in outputs])
+        record = StageRecord(
+            stage.name, stage.key, "ran", time.perf_counter() - start, [str(p) for p in outputs]
+        )
         run_dir.mark_finished(record)
         records.append(record)
         log(f"[done] {stage.name} in {record.wall_s:.1f} s")
@@ -155,26 +177,51 @@ def _run_one(stage: Stage, run_dir: RunDir) -> list[Path]:
     if stage.output.exists():
         shutil.rmtree(stage.output)
     os.replace(tmp, stage.output)
-    return [stage.output / Path(p).relative_to(tmp) if Path(p).is_relative_to(tmp) else Path(p) for p in outputs]
+    return [
+        stage.output / Path(p).relative_to(tmp) if Path(p).is_relative_to(tmp) else Path(p) for p in outputs
+    ]
 
 
 def provenance() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for name in ("midtrain", "torch", "transformers", "datatrove", "polars", "tokenizers", "scikit-learn",
-                 "fasttext-numpy2-wheel", "numpy", "pydantic"):
+    for name in (
+        "midtrain",
+        "torch",
+        "transformers",
+        "datatrove",
+        "polars",
+        "tokenizers",
+        "scikit-learn",
+        "fasttext-numpy2-wheel",
+        "numpy",
+        "pydantic",
+    ):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).parent,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
-    return {"python": sys.version.split()[0], "packages": versions, "git_commit": commit,
-            "argv": sys.argv, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return {
+        "python": sys.version.split()[0],
+        "packages": versions,
+        "git_commit": commit,
+        "argv": sys.argv,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -29,49 +29,108 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
     stages: list[Stage] = []
     corpus_key = stage_key("corpus", recipe.data.model_dump(), recipe.scale)
     if recipe.data.demo_corpus is not None:
-        stages.append(Stage("corpus", "corpus", corpus_key, root / "corpus",
-                            lambda out: _build_corpus(recipe, out)))
+        stages.append(
+            Stage("corpus", "corpus", corpus_key, root / "corpus", lambda out: _build_corpus(recipe, out))
+        )
     curate_key = stage_key("curate", recipe.curate, corpus_key)
-    stages.append(Stage("curate", "curate", curate_key, root / "curate",
-                        lambda out: _curate(recipe, root, out)))
+    # Curation resumes on its own (datatrove completion markers keyed by its config), so it writes
+    # in place: the inventory's paths then point at the final folder.
+    stages.append(
+        Stage("curate", "curate", curate_key, root / "curate", lambda out: _curate(recipe, root, out), atomic=False)
+    )
     tokens_key = stage_key("tokenize", recipe.tokenize, curate_key)
-    stages.append(Stage("tokenize", "tokenize", tokens_key, root / "tokens",
-                        lambda out: _tokenize(recipe, root, out)))
+    stages.append(
+        Stage("tokenize", "tokenize", tokens_key, root / "tokens", lambda out: _tokenize(recipe, root, out))
+    )
 
     base_key = None
     if recipe.base is not None:
         base_plan_key = stage_key("plan", recipe.base.plan, tokens_key, recipe.scale)
-        stages.append(Stage("base.plan", "base", base_plan_key, root / "base" / "plan",
-                            lambda out: _plan(recipe, recipe.base, root, out)))
+        stages.append(
+            Stage(
+                "base.plan",
+                "base",
+                base_plan_key,
+                root / "base" / "plan",
+                lambda out: _plan(recipe, recipe.base, root, out),
+            )
+        )
         base_key = stage_key("train", recipe.base.model_dump(), recipe.model, base_plan_key)
-        stages.append(Stage("base.train", "base", base_key, root / "base" / "run",
-                            lambda out: _train(recipe, recipe.base, root, root / "base" / "plan", out,
-                                               seed=recipe.base.seeds[0], init_dir=None),
-                            atomic=False))
+        stages.append(
+            Stage(
+                "base.train",
+                "base",
+                base_key,
+                root / "base" / "run",
+                lambda out: _train(
+                    recipe,
+                    recipe.base,
+                    root,
+                    root / "base" / "plan",
+                    out,
+                    seed=recipe.base.seeds[0],
+                    init_dir=None,
+                ),
+                atomic=False,
+            )
+        )
 
     run_keys: dict[str, str] = {}
     for name, spec in recipe.runs.items():
         plan_key = stage_key("plan", spec.plan, tokens_key, recipe.scale)
-        stages.append(Stage(f"plan.{name}", "plan", plan_key, root / "plans" / name,
-                            lambda out, spec=spec: _plan(recipe, spec, root, out)))
+        stages.append(
+            Stage(
+                f"plan.{name}",
+                "plan",
+                plan_key,
+                root / "plans" / name,
+                lambda out, spec=spec: _plan(recipe, spec, root, out),
+            )
+        )
         run_keys[name] = stage_key("train", spec.model_dump(), recipe.model, plan_key, base_key)
     for name, spec in recipe.runs.items():
         for seed in spec.seeds:
             key = stage_key(run_keys[name], seed)
-            stages.append(Stage(f"train.{name}.seed{seed}", "train", key, root / "runs" / name / f"seed{seed}",
-                                lambda out, spec=spec, name=name, seed=seed: _train(
-                                    recipe, spec, root, root / "plans" / name, out, seed=seed,
-                                    init_dir=_init_dir(recipe, spec, root)),
-                                atomic=False))
+            stages.append(
+                Stage(
+                    f"train.{name}.seed{seed}",
+                    "train",
+                    key,
+                    root / "runs" / name / f"seed{seed}",
+                    lambda out, spec=spec, name=name, seed=seed: _train(
+                        recipe,
+                        spec,
+                        root,
+                        root / "plans" / name,
+                        out,
+                        seed=seed,
+                        init_dir=_init_dir(recipe, spec, root),
+                    ),
+                    atomic=False,
+                )
+            )
     for name, enabled in recipe.average.items():
         if enabled and len(recipe.runs[name].seeds) > 1:
-            stages.append(Stage(f"average.{name}", "average", stage_key("average", run_keys[name]),
-                                root / "runs" / name / "soup",
-                                lambda out, name=name: _average(recipe, root, name, out)))
+            stages.append(
+                Stage(
+                    f"average.{name}",
+                    "average",
+                    stage_key("average", run_keys[name]),
+                    root / "runs" / name / "soup",
+                    lambda out, name=name: _average(recipe, root, name, out),
+                )
+            )
     eval_key = stage_key("eval", recipe.eval, base_key, run_keys, recipe.average)
     stages.append(Stage("eval", "eval", eval_key, root / "eval", lambda out: _evaluate(recipe, root, out)))
-    stages.append(Stage("report", "report", stage_key("report", eval_key, recipe.claims), root / "report",
-                        lambda out: _report(recipe, root, out)))
+    stages.append(
+        Stage(
+            "report",
+            "report",
+            stage_key("report", eval_key, recipe.claims),
+            root / "report",
+            lambda out: _report(recipe, root, out),
+        )
+    )
     return stages
 
 
@@ -89,8 +148,10 @@ def _build_corpus(recipe: RecipeConfig, out: Path) -> list[Path]:
 def demo_sources(root: Path) -> list[dict[str, Any]]:
     raw = root / "corpus" / "raw"
     # Ranked for cross-source dedup: a copy in a curated domain source beats one in general web text.
-    return [{"name": name, "path": str(raw / f"{name}.jsonl"), "domain": name, "id_key": "id"}
-            for name in ("math", "code", "general")]
+    return [
+        {"name": name, "path": str(raw / f"{name}.jsonl"), "domain": name, "id_key": "id"}
+        for name in ("math", "code", "general")
+    ]
 
 
 def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
@@ -99,10 +160,17 @@ def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
         section.setdefault("sources", demo_sources(root))
         evalsets = root / "corpus" / "evalsets"
         decont = dict(section.get("decontamination") or {})
-        decont.setdefault("eval_sets", [
-            {"name": "gsm8k_like", "path": str(evalsets / "gsm8k_like.jsonl"), "format": "gsm8k"},
-            {"name": "humaneval_like", "path": str(evalsets / "humaneval_like.jsonl"), "format": "humaneval"},
-        ])
+        decont.setdefault(
+            "eval_sets",
+            [
+                {"name": "gsm8k_like", "path": str(evalsets / "gsm8k_like.jsonl"), "format": "gsm8k"},
+                {
+                    "name": "humaneval_like",
+                    "path": str(evalsets / "humaneval_like.jsonl"),
+                    "format": "humaneval",
+                },
+            ],
+        )
         section["decontamination"] = decont
     return section
 
@@ -118,19 +186,15 @@ def _curate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
 def _tokenize(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
     from training import TokenizeConfig, tokenize_curated
 
-    section = dict(recipe.tokenize)
-    section.setdefault("inventory", str(root / "curate" / "inventory.parquet"))
-    config = TokenizeConfig.model_validate(section)
-    tokenize_curated(root / "curate" / "curated", out, config)
-    return [out / "tokenizer.json", out / "counts.parquet"]
+    config = TokenizeConfig.model_validate(recipe.tokenize)
+    # Given the curation folder, tokenization also writes out/inventory.parquet with exact counts.
+    tokenize_curated(root / "curate", out, config)
+    return [out / "tokenizer.json", out / "counts.parquet", out / "inventory.parquet"]
 
 
 def exact_inventory(root: Path) -> pl.DataFrame:
-    """Curation's inventory with exact token counts from tokenization."""
-    inventory = pl.read_parquet(root / "curate" / "inventory.parquet")
-    counts = pl.read_parquet(root / "tokens" / "counts.parquet").select("source", "num_tokens")
-    return (inventory.drop("num_tokens").join(counts, on="source", how="left")
-            .with_columns(pl.col("num_tokens").fill_null(0), pl.lit(False).alias("num_tokens_estimated")))
+    """Curation's inventory with the exact token counts tokenization wrote back."""
+    return pl.read_parquet(root / "tokens" / "inventory.parquet")
 
 
 def _plan(recipe: RecipeConfig, spec: TrainRunSpec, root: Path, out: Path) -> list[Path]:
@@ -160,13 +224,22 @@ def final_hf_dir(run_dir: Path) -> Path:
     return exports[-1]
 
 
-def _train(recipe: RecipeConfig, spec: TrainRunSpec, root: Path, plan_dir: Path, out: Path, *,
-           seed: int, init_dir: Path | None) -> list[Path]:
+def _train(
+    recipe: RecipeConfig,
+    spec: TrainRunSpec,
+    root: Path,
+    plan_dir: Path,
+    out: Path,
+    *,
+    seed: int,
+    init_dir: Path | None,
+) -> list[Path]:
     from training import TrainConfig, train
 
     section = train_section(recipe, spec.train)
-    section.update(run_dir=str(out), tokens_dir=str(root / "tokens"), plan_path=str(plan_dir / "plan.parquet"),
-                   seed=seed)
+    section.update(
+        run_dir=str(out), tokens_dir=str(root / "tokens"), plan_path=str(plan_dir / "plan.parquet"), seed=seed
+    )
     if init_dir is not None:
         model = dict(section.get("model") or {})
         model.pop("tiny", None)

@@ -7,6 +7,7 @@ other problem is reported with the full key path inside the recipe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -58,10 +59,39 @@ def validate_sections(recipe: RecipeConfig, *, where: str) -> None:
         _check(MixConfig, spec.plan, prefix=f"{prefix}.plan", where=where)
         _check(TrainConfig, train_section(recipe, spec.train), prefix=f"{prefix}.train", where=where)
         if spec.init == "base" and recipe.base is None and spec is not recipe.base:
-            raise ValueError(f"{where}: {prefix}.init: 'base' needs a base section (or use 'model' / 'scratch')")
+            raise ValueError(
+                f"{where}: {prefix}.init: 'base' needs a base section (or use 'model' / 'scratch')"
+            )
         if spec.init == "model" and not recipe.model.get("init_from"):
             raise ValueError(f"{where}: {prefix}.init: 'model' needs model.init_from (a local HF folder)")
     for name in recipe.average:
         if name not in recipe.runs:
             raise ValueError(f"{where}: average.{name}: no run of that name (runs: {', '.join(recipe.runs)})")
     _check(EvalConfig, {"heldout_dir": _PLACEHOLDER, **recipe.eval}, prefix="eval", where=where)
+
+
+def missing_paths(recipe: RecipeConfig) -> list[tuple[str, str]]:
+    """(key path, path) for every input path the recipe names that does not exist.
+
+    Paths the runner fills in, hub names and a demo corpus (built by the run) are not checked.
+    """
+    import glob
+
+    missing: list[tuple[str, str]] = []
+    if recipe.data.demo_corpus is None:
+        for i, source in enumerate(recipe.curate.get("sources") or []):
+            path = str(source.get("path", ""))
+            if source.get("format") == "hf_hub":
+                continue
+            if not (glob.glob(path) if any(c in path for c in "*?[") else Path(path).exists()):
+                missing.append((f"curate.sources.{i}.path", path))
+    if recipe.model.get("init_from") and not Path(recipe.model["init_from"]).exists():
+        missing.append(("model.init_from", recipe.model["init_from"]))
+    tokenizer = recipe.tokenize.get("tokenizer")
+    if tokenizer and tokenizer.endswith(".json") and not Path(tokenizer).exists():
+        missing.append(("tokenize.tokenizer", tokenizer))
+    for task in ("gsm8k", "humaneval", "mc"):
+        for i, path in enumerate((recipe.eval.get(task) or {}).get("files") or []):
+            if not Path(path).exists():
+                missing.append((f"eval.{task}.files.{i}", str(path)))
+    return missing

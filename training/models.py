@@ -44,7 +44,8 @@ def resolve_model_config(cfg: ModelConfig, *, vocab_size: int) -> PretrainedConf
             raise FileNotFoundError(f"model.config_from: {path} does not exist")
         hf_config = AutoConfig.from_pretrained(path)
     else:
-        hf_config = tiny_llama_config(vocab_size, **(cfg.tiny or {}))
+        overrides = dict(cfg.tiny or {})  # an explicit vocab_size override wins over the tokenizer's
+        hf_config = tiny_llama_config(overrides.pop("vocab_size", vocab_size), **overrides)
     hf_config._attn_implementation = cfg.attn_implementation
     if cfg.rope is not None:
         apply_rope(hf_config, cfg.rope)

@@ -7,14 +7,18 @@ own loader, a worker that already loaded the old file) can serve the old one. Ne
 ``<name>-latest.json`` (a copy pointing at the newest model).
 
 fastText is deterministic only with ``threads=1`` (Hogwild updates race otherwise); the default
-is 1, and with more threads the same data can give a different model and hash.
+is 1, and with more threads the same data can give a different model and hash. Training runs in
+a short-lived subprocess to work around a fastText initialisation bug (``_fasttext_worker.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -120,6 +124,34 @@ def _counts(rows: list[tuple[str, str]], labels: Sequence[str]) -> dict[str, int
     return {label: sum(1 for r in rows if r[0] == label) for label in labels}
 
 
+def _train_in_subprocess(train_file: Path, model_out: Path, config: FastTextConfig) -> None:
+    """Run fastText in a fresh process with zero-filled allocations (see ``_fasttext_worker.py``)."""
+    params = {
+        "epoch": config.epochs,
+        "lr": config.lr,
+        "wordNgrams": config.word_ngrams,
+        "dim": config.dim,
+        "bucket": config.bucket,
+        "minCount": config.min_count,
+        "thread": config.threads,
+        "seed": config.seed,
+        "loss": "softmax",
+        "verbose": 0,
+    }
+    spec = train_file.with_suffix(".spec.json")
+    spec.write_text(json.dumps({"input": str(train_file), "output": str(model_out), "params": params}))
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}
+    env["MALLOC_MMAP_THRESHOLD_"] = "4096"
+    worker = Path(__file__).with_name("_fasttext_worker.py")
+    proc = subprocess.run(
+        [sys.executable, str(worker), str(spec)], env=env, capture_output=True, text=True
+    )
+    if proc.returncode != 0 or not model_out.is_file():
+        detail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        hint = " (training diverged: lower lr)" if "NaN" in proc.stderr else ""
+        raise RuntimeError(f"fastText training failed{hint}: {detail[0]}")
+
+
 def train_fasttext_classifier(
     examples: Mapping[str, Sequence[str]],
     out_dir: str | Path,
@@ -136,8 +168,6 @@ def train_fasttext_classifier(
     over its probability. With more labels, macro averages and per-label figures are reported.
     ``eval_examples`` replaces the random hold-out with a fixed evaluation set.
     """
-    import fasttext
-
     config = config or FastTextConfig()
     labels = list(examples)
     if len(labels) < 2:
@@ -173,25 +203,13 @@ def train_fasttext_classifier(
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".train-") as tmp:
         train_file = Path(tmp) / "train.txt"
         _write_train_file(train_file, train_rows, config.balance, config.seed)
-        model = fasttext.train_supervised(
-            input=str(train_file),
-            epoch=config.epochs,
-            lr=config.lr,
-            wordNgrams=config.word_ngrams,
-            dim=config.dim,
-            bucket=config.bucket,
-            minCount=config.min_count,
-            thread=config.threads,
-            seed=config.seed,
-            loss="softmax",
-            verbose=0,
-        )
         tmp_model = Path(tmp) / "model.bin"
-        model.save_model(str(tmp_model))
+        _train_in_subprocess(train_file, tmp_model, config)
         model_hash = hashlib.sha256(tmp_model.read_bytes()).hexdigest()[:12]
         model_path = out_dir / f"{name}-{model_hash}.bin"
         tmp_model.replace(model_path)
 
+    model = load_fasttext(model_path)
     assert set(model_labels(model)) == set(labels), (model_labels(model), labels)
     metrics: dict = {}
     if test_rows:

@@ -21,21 +21,25 @@ from curation.config import CurationConfig
 
 
 class _Scoped:
-    """Mixin: judge only docs of ``sources`` (None: all) and not of ``skip_domains`` hints."""
+    """Mixin: judge only docs of ``sources`` (None: all) whose domain hint is in ``domains`` (None:
+    all) and not in ``skip_domains``; others pass untouched and are counted as ``skipped``."""
 
-    def _scope(self, sources: set[str] | None, skip_domains: set[str]) -> None:
-        self.sources = sources
-        self.skip_domains = skip_domains
+    sources: set[str] | None = None
+    domains: set[str] | None = None
+    skip_domains: frozenset[str] = frozenset()
+
+    def _scope(self, sources: set[str] | None, domains: set[str] | None, skip_domains: set[str]) -> None:
+        self.sources, self.domains, self.skip_domains = sources, domains, frozenset(skip_domains)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         source = doc.metadata.get("source")
-        if (self.sources is not None and source not in self.sources) or (
-            doc.metadata.get("domain_hint") in self.skip_domains
-        ):
+        domain = doc.metadata.get("domain")
+        if ((self.sources is not None and source not in self.sources)
+                or (self.domains is not None and domain not in self.domains) or domain in self.skip_domains):
             self.stat_update("skipped")
             return True
         result = super().filter(doc)
-        keep, reason = get_filter_result(result)
+        keep, _ = get_filter_result(result)
         if not keep:
             self.stat_update(f"dropped/{source}")
         return result
@@ -66,22 +70,31 @@ FILTER_CLASSES = {
 
 
 def build_heuristic_filters(config: CurationConfig, language) -> list:
-    """One filter per name in ``config.filters.enabled``, scoped to the sources that use it."""
-    steps = []
-    names = list(config.filters.enabled)
+    """Filters in ``config.filters.enabled`` order, scoped to the sources that use them.
+
+    A domain with overrides gets its own instance of the filter (same step name, so the funnel
+    sums them); the default instance skips that domain.
+    """
+    fc = config.filters
+    names = list(fc.enabled)
     for source in config.sources:  # a source may name filters the global list leaves out
         names += [n for n in source.filters or [] if n not in names]
+    all_sources = {s.name for s in config.sources}
+    steps = []
     for name in names:
-        users = {s.name for s in config.sources if name in (s.filters if s.filters is not None
-                                                             else config.filters.enabled)}
+        users = {s.name for s in config.sources if name in (s.filters if s.filters is not None else fc.enabled)}
         if not users:
             continue
-        kwargs = dict(getattr(config.filters, name))
-        try:
-            step = FILTER_CLASSES[name](language=language, **kwargs)
-        except TypeError as error:
-            raise ValueError(f"filters.{name}: bad option ({error})") from error
-        all_sources = users == {s.name for s in config.sources}
-        step._scope(None if all_sources else users, set(config.filters.skip_domains))
-        steps.append(step)
+        scope_sources = None if users == all_sources else users
+        special = {d: o[name] for d, o in fc.domain_overrides.items() if name in o and d not in fc.skip_domains}
+        variants = [(None, {}, set(fc.skip_domains) | set(special))]
+        variants += [({d}, overrides, set()) for d, overrides in special.items()]
+        for domains, overrides, skip in variants:
+            kwargs = {**getattr(fc, name), **overrides}
+            try:
+                step = FILTER_CLASSES[name](language=language, **kwargs)
+            except TypeError as error:
+                raise ValueError(f"filters.{name}: bad option ({error})") from error
+            step._scope(scope_sources, domains, skip)
+            steps.append(step)
     return steps

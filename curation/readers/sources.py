@@ -79,5 +79,5 @@ class SourcesReader(PipelineStep):
                     doc_id = f"{source.name}/{Path(unit.path).name}/{record.line}"
                 metadata = {"source": source.name}
                 if source.domain:
-                    metadata["domain_hint"] = source.domain
+                    metadata["domain"] = source.domain
             yield Document(text=text, id=str(doc_id), metadata=metadata), None, record.line, ""

@@ -21,7 +21,7 @@ from curation.classifiers import (
 from curation.classifiers.cli import train_classifier_command
 
 # Tiny models: training takes ~0.1 s each.
-FAST = FastTextConfig(dim=16, bucket=5_000, epochs=8)
+FAST = FastTextConfig(dim=16, bucket=5_000, epochs=10, lr=0.5)
 
 GOOD = "theorem proof lemma integral derivative equation solve compute value hence".split()
 BAD = "click buy cheap free offer casino win now deal subscribe".split()

@@ -52,19 +52,10 @@ def tiny_llama(vocab_size: int, *, seed: int = 0, **overrides):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=0,
-        pad_token_id=1,
-        bos_token_id=0,
-        **overrides,
-    )
+    settings = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, max_position_embeddings=4096, eos_token_id=0, pad_token_id=1,
+                    bos_token_id=0)
+    config = LlamaConfig(vocab_size=vocab_size, **{**settings, **overrides})
     model = LlamaForCausalLM(config)
     model.eval()
     return model

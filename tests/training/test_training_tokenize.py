@@ -15,7 +15,29 @@ from tokenizers import Tokenizer
 from training.data import PlanLoader
 from training.tokenize import TokenizeConfig, tokenize_curated
 
-WORDS = "the of a model train data token loss step math code sum proof def return x y 1 2 3 +".split()
+WORDS = [
+    "the",
+    "of",
+    "a",
+    "model",
+    "train",
+    "data",
+    "token",
+    "loss",
+    "step",
+    "math",
+    "code",
+    "sum",
+    "proof",
+    "def",
+    "return",
+    "x",
+    "y",
+    "1",
+    "2",
+    "3",
+    "+",
+]
 
 
 def _write_curated(root: Path) -> dict[str, list[str]]:
@@ -75,7 +97,7 @@ def test_round_trip_with_trained_tokenizer_eos_and_exact_counts(tokenized):
     for source, expected in texts.items():
         docs = _shard_docs(root / "tokens" / source)
         assert len(docs) == len(expected)
-        for doc, text in zip(docs, expected):  # curated order is kept, one EOS closes each doc
+        for doc, text in zip(docs, expected, strict=True):  # curated order is kept, one EOS closes each doc
             assert doc[-1] == eos and eos not in doc[:-1]
             assert tok.decode(doc[:-1].tolist()) == text
         row = counts.filter(pl.col("source") == source).row(0, named=True)
@@ -101,7 +123,7 @@ def test_given_tokenizer_file_or_folder_gives_same_tokens(tokenized, tmp_path):
         out = tmp_path / spec.name
         again = tokenize_curated(root / "run" / "curated", out, TokenizeConfig(tokenizer=str(spec)))
         assert again.equals(counts)
-        for a, b in zip(_shard_docs(root / "tokens" / "math"), _shard_docs(out / "math")):
+        for a, b in zip(_shard_docs(root / "tokens" / "math"), _shard_docs(out / "math"), strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -128,7 +150,9 @@ def test_errors(tmp_path, tokenized):
     with pytest.raises(FileNotFoundError, match="no <source>"):
         tokenize_curated(tmp_path / "empty", tmp_path / "out", TokenizeConfig())
     with pytest.raises(FileNotFoundError, match="no such file"):
-        tokenize_curated(tokenized[0] / "run", tmp_path / "out", TokenizeConfig(tokenizer="missing/tokenizer.json"))
+        tokenize_curated(
+            tokenized[0] / "run", tmp_path / "out", TokenizeConfig(tokenizer="missing/tokenizer.json")
+        )
     with pytest.raises(ValueError, match="not in the vocabulary"):
         tokenize_curated(
             tokenized[0] / "run",

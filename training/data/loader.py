@@ -71,7 +71,9 @@ class PlanLoader:
         self.seed, self.follow_curriculum = seed, follow_curriculum
         self.phases: list[Phase] = build_phases(plan, follow_curriculum=follow_curriculum)
 
-        used = sorted({s for ph in self.phases for s, n in zip(ph.sources, ph.num_sequences) if n > 0})
+        used = sorted(
+            {s for ph in self.phases for s, n in zip(ph.sources, ph.num_sequences, strict=True) if n > 0}
+        )
         self.shards = {s: SourceShards(self.tokens_dir / s, s) for s in used}
         self._source_key = {s: zlib.crc32(s.encode()) for s in used}
         # Token offset of each (phase, source) in the source's stream: what earlier phases drew.
@@ -79,7 +81,7 @@ class PlanLoader:
         self._base: list[dict[str, int]] = []
         for ph in self.phases:
             self._base.append(dict(drawn))
-            for s, n in zip(ph.sources, ph.num_sequences):
+            for s, n in zip(ph.sources, ph.num_sequences, strict=True):
                 if n > 0:
                     drawn[s] += int(n) * ph.seq_len
         self._drawn_total = drawn
@@ -87,7 +89,9 @@ class PlanLoader:
         self._phase_start = starts[:-1]
         # This rank's sequences in phase p are phase-local indices first[p], first[p] + W, ...
         self._first = [int((dp_rank - g0) % dp_world_size) for g0 in self._phase_start]
-        self._local = [max(0, -(-(ph.size - f) // dp_world_size)) for ph, f in zip(self.phases, self._first)]
+        self._local = [
+            max(0, -(-(ph.size - f) // dp_world_size)) for ph, f in zip(self.phases, self._first, strict=True)
+        ]
         for ph in self.phases:
             if ph.size % (micro_batch_size * dp_world_size):
                 warnings.warn(
@@ -100,6 +104,7 @@ class PlanLoader:
         self._skip_empty()
         self._epoch_cache: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {s: {} for s in used}
         self._max_ids: dict[str, int] = {}
+        self._fingerprint = self._make_fingerprint()  # state_dict() runs every step: hash once
 
     # ------------------------------------------------------------------ sizes and reports
     @property
@@ -126,7 +131,7 @@ class PlanLoader:
         upto = min(self._first[self._phase] + self._pos * self.dp_world_size, ph.size)
         counts = np.bincount(ph.source_of[:upto], minlength=len(ph.sources))
         tokens = dict(self._base[self._phase])
-        for s, c in zip(ph.sources, counts):
+        for s, c in zip(ph.sources, counts, strict=True):
             if s in tokens:
                 tokens[s] += int(c) * ph.seq_len
         return {s: tokens[s] / self.shards[s].num_tokens for s in self.shards}
@@ -135,7 +140,7 @@ class PlanLoader:
         """Per phase and source: sequences, tokens and cumulative epochs at the end of the phase."""
         rows, drawn = [], dict.fromkeys(self.shards, 0)
         for ph in self.phases:
-            for s, d, n in zip(ph.sources, ph.domains, ph.num_sequences):
+            for s, d, n in zip(ph.sources, ph.domains, ph.num_sequences, strict=True):
                 if n > 0:
                     drawn[s] += int(n) * ph.seq_len
                 epochs = drawn[s] / self.shards[s].num_tokens if s in self.shards else 0.0
@@ -155,7 +160,7 @@ class PlanLoader:
                 )
 
     # ------------------------------------------------------------------ resume
-    def _fingerprint(self) -> dict:
+    def _make_fingerprint(self) -> dict:
         digest = hashlib.sha256()
         for ph in self.phases:
             digest.update(f"{ph.index}|{ph.seq_len}|{ph.sources}|".encode())
@@ -171,12 +176,12 @@ class PlanLoader:
         }
 
     def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, "phase": self._phase, "position": self._pos, **self._fingerprint()}
+        return {"version": STATE_VERSION, "phase": self._phase, "position": self._pos, **self._fingerprint}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"loader state version {state.get('version')} != {STATE_VERSION}")
-        for key, value in self._fingerprint().items():
+        for key, value in self._fingerprint.items():
             if state.get(key) != value:
                 raise ValueError(
                     f"loader state: {key} was {state.get(key)!r} when saved, now {value!r}; "
@@ -243,7 +248,7 @@ class PlanLoader:
             doc_starts = cum[d0 : d1 + 1] - shards.doc_len[docs]
             lo = np.maximum(a - doc_starts, 0)
             hi = np.minimum(b - doc_starts, shards.doc_len[docs])
-            pieces = [shards.read(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi)]
+            pieces = [shards.read(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi, strict=True)]
             ids[out : out + b - a] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
             positions[out : out + b - a] = np.arange(a, b) - np.repeat(doc_starts, hi - lo)
             out += b - a

@@ -85,7 +85,9 @@ def build_phases(plan: pl.DataFrame, *, follow_curriculum: bool = False) -> list
     if len(dup):
         raise ValueError(f"plan: source {dup['source'][0]!r} appears twice in phase {dup['phase'][0]}")
     phases = []
-    for (phase,), rows in plan.sort("phase", "order", maintain_order=True).group_by("phase", maintain_order=True):
+    for (phase,), rows in plan.sort("phase", "order", maintain_order=True).group_by(
+        "phase", maintain_order=True
+    ):
         seq_lens = rows["seq_len"].unique().to_list()
         if len(seq_lens) != 1:
             raise ValueError(f"plan: phase {phase} has several seq_len values {sorted(seq_lens)}")

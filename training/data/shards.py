@@ -29,7 +29,9 @@ class SourceShards:
         index_files = sorted(folder.glob("*.ds.index"))
         for index in index_files:
             if not index.with_suffix("").is_file():  # x.ds.index -> x.ds
-                raise FileNotFoundError(f"{index.with_suffix('')}: shard missing (its index {index.name} exists)")
+                raise FileNotFoundError(
+                    f"{index.with_suffix('')}: shard missing (its index {index.name} exists)"
+                )
         if not data_files:
             raise FileNotFoundError(f"{folder}: no *.ds shard for plan source {name!r}")
         self.tokens: list[np.memmap] = []

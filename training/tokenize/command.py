@@ -33,7 +33,9 @@ def tokenize_command(
     from rich.table import Table
 
     try:
-        config = TokenizeConfig(tokenizer=tokenizer, vocab_size=vocab_size, eos_token=eos_token, num_workers=workers)
+        config = TokenizeConfig(
+            tokenizer=tokenizer, vocab_size=vocab_size, eos_token=eos_token, num_workers=workers
+        )
         counts = tokenize_curated(curated_dir, out, config, inventory=inventory)
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)

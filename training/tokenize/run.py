@@ -138,7 +138,11 @@ def tokenize_curated(
     config = config or TokenizeConfig()
     curated_dir, out_dir = Path(curated_dir), Path(out_dir)
     sources = find_sources(curated_dir)
-    if inventory is None and (curated_dir / "curated").is_dir() and (curated_dir / "inventory.parquet").is_file():
+    if (
+        inventory is None
+        and (curated_dir / "curated").is_dir()
+        and (curated_dir / "inventory.parquet").is_file()
+    ):
         inventory = curated_dir / "inventory.parquet"
 
     texts = None

@@ -25,8 +25,13 @@ class MetricsLogger(Callback):
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.path = trainer.run_dir / "metrics.jsonl"
-        if trainer.dist.is_main and trainer.step == 0:
-            self.path.write_text("")  # a fresh run; a resumed one appends
+        if not trainer.dist.is_main:
+            return
+        if trainer.step == 0 or not self.path.is_file():
+            self.path.write_text("")  # a fresh run
+        else:  # a resumed run: drop lines logged after the checkpoint (they will be redone)
+            kept = [line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= trainer.step]
+            self.path.write_text("".join(line + "\n" for line in kept))
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         last = trainer.step == trainer.max_steps

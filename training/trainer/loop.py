@@ -27,6 +27,17 @@ from training.trainer.parallel import Dist, all_reduce_sum, init_distributed, pa
 from training.trainer.schedules import build_schedule
 
 
+def packed_logits(model, input_ids: torch.Tensor, position_ids: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Logits of packed sequences with attention inside each document only.
+
+    position_ids restart at 0 at each document start; with attention_mask=None and use_cache=False
+    transformers turns them into a block-diagonal causal mask (SDPA / flash varlen).
+    """
+    input_ids = input_ids.to(device, non_blocking=True)
+    position_ids = position_ids.to(device, non_blocking=True)
+    return model(input_ids=input_ids, position_ids=position_ids, attention_mask=None, use_cache=False).logits
+
+
 class NonFiniteLossError(RuntimeError):
     """Raised when a step's loss or gradient norm is NaN/inf; the last good state was checkpointed."""
 
@@ -97,16 +108,9 @@ class Trainer:
         return micro
 
     def token_losses(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token next-token losses [B, T-1] (0 where ignored) and the target mask.
-
-        position_ids restart at each document, attention_mask=None and use_cache=False: with SDPA
-        this is attention within each packed document only (see tests/training/test_training_masking.py).
-        """
-        dev = self.dist.device
-        input_ids, labels = batch.input_ids.to(dev, non_blocking=True), batch.labels.to(dev, non_blocking=True)
-        position_ids = batch.position_ids.to(dev, non_blocking=True)
-        logits = self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=None, use_cache=False).logits
-        targets = labels[:, 1:]
+        """Per-token next-token losses [B, T-1] (0 where ignored) and the target mask."""
+        logits = packed_logits(self.model, batch.input_ids, batch.position_ids, self.dist.device)
+        targets = batch.labels.to(self.dist.device, non_blocking=True)[:, 1:]
         losses = F.cross_entropy(
             logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none"
         ).view_as(targets)

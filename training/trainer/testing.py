@@ -87,3 +87,24 @@ def write_tiny_workspace(
     pl.DataFrame(rows).write_parquet(plan_path)
     (root / "plan.json").write_text(json.dumps({"note": "tiny test plan"}))
     return tokens_dir, plan_path
+
+
+def tiny_train_config(root: Path, **overrides):
+    """A TrainConfig for the tiny workspace: ~0.1M-param Llama, 512-token steps, quiet."""
+    from training.config import TrainConfig
+
+    root = Path(root)
+    if not (root / "plan.parquet").is_file():
+        write_tiny_workspace(root)
+    base = dict(
+        run_dir=root / "run", tokens_dir=root / "tokens", plan_path=root / "plan.parquet",
+        model={"tiny": {"hidden_size": 64, "intermediate_size": 176}}, micro_batch_size=4,
+        global_batch_tokens=256, optimizer={"lr": 3e-3}, scheduler={"kind": "constant"},
+        checkpoint={"final_export": False}, log_every=1, progress=False,
+    )
+    base.update(overrides)
+    return TrainConfig.model_validate(base)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

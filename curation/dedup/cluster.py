@@ -1,0 +1,153 @@
+"""``PriorityCluster``: join exact and MinHash pairs into clusters; keep one copy per cluster.
+
+Replaces datatrove's ``MinhashDedupCluster``, whose union-find keeps an arbitrary member. Here
+every document of the run is a node (task rank, row); edges are datatrove's ``.dups`` pairs and
+pairs of equal normalised-text hashes; connected components (scipy) are the clusters. The keeper
+is the member with the best source rank (lowest ``priority``), ties broken by position, so a
+document in both a trusted and a scraped source survives in the trusted one.
+
+It also fixes the held-out slice: per source, the surviving documents with the smallest
+seeded keys, ``min(max_docs, ceil(fraction * n))`` of them (at most half the source).
+
+Writes ``clusters/<rank>.npz`` (per row: ``removed``, ``cluster``, ``cluster_size``, ``kind``,
+``heldout``) and ``clusters/summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
+
+
+class PriorityCluster(PipelineStep):
+    name = "🎯 Dedup clusters"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, work_dir: str, sources: list[str], *, exact: bool, heldout_fraction: float,
+                 heldout_max_docs: int | None, world_size_stage1: int):
+        super().__init__()
+        self.work_dir = work_dir
+        self.sources = sources  # indexed by priority
+        self.exact = exact
+        self.heldout_fraction = heldout_fraction
+        self.heldout_max_docs = heldout_max_docs
+        self.num_ranks = world_size_stage1
+
+    def _load_docs(self) -> tuple[list[np.ndarray], np.ndarray]:
+        docs = []
+        for rank in range(self.num_ranks):
+            path = Path(self.work_dir) / "docs" / f"{rank:05d}.npy"
+            assert path.is_file(), f"missing {path}: the filter stage did not finish"
+            docs.append(np.load(path))
+        offsets = np.cumsum([0] + [len(d) for d in docs])
+        return docs, offsets
+
+    def _near_pairs(self, offsets: np.ndarray) -> np.ndarray:
+        chunks = []
+        for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
+            raw = np.fromfile(path, dtype="<u4").reshape(-1, 4)
+            keep = raw[:, 0] != (1 << 32) - 1  # index matches (none here)
+            raw = raw[keep].astype(np.int64)
+            chunks.append(np.stack([offsets[raw[:, 0]] + raw[:, 1], offsets[raw[:, 2]] + raw[:, 3]], axis=1))
+        return np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
+
+    @staticmethod
+    def _exact_pairs(exact: np.ndarray) -> np.ndarray:
+        order = np.argsort(exact, kind="stable")
+        same = exact[order][1:] == exact[order][:-1]
+        return np.stack([order[:-1][same], order[1:][same]], axis=1).astype(np.int64)
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        assert world_size == 1, "PriorityCluster runs as a single task"
+        if data:
+            yield from data
+        with self.track_time():
+            docs, offsets = self._load_docs()
+            everything = np.concatenate(docs) if docs else np.empty(0)
+            n = len(everything)
+            near = self._near_pairs(offsets)
+            exact = self._exact_pairs(everything["exact"]) if self.exact else np.empty((0, 2), np.int64)
+            pairs = np.concatenate([near, exact])
+            self.stat_update("near_pairs", value=len(near))
+            self.stat_update("exact_pairs", value=len(exact))
+            graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+            _, labels = connected_components(graph, directed=False)
+            sizes = np.bincount(labels, minlength=labels.max() + 1 if n else 0)
+            # keeper: lowest (priority, global index) in each component
+            order = np.lexsort((np.arange(n), everything["priority"], labels))
+            first = np.ones(n, bool)
+            first[1:] = labels[order][1:] != labels[order][:-1]
+            keeper_of = np.empty(sizes.size, np.int64)
+            keeper_of[labels[order][first]] = order[first]
+            removed = keeper_of[labels] != np.arange(n)
+            # a cluster is "exact" when all its members share one text hash
+            exact_min = np.full(sizes.size, np.iinfo(np.uint64).max, np.uint64)
+            exact_max = np.zeros(sizes.size, np.uint64)
+            np.minimum.at(exact_min, labels, everything["exact"])
+            np.maximum.at(exact_max, labels, everything["exact"])
+            kind = np.where(sizes[labels] == 1, KIND_NONE,
+                            np.where(exact_min[labels] == exact_max[labels], KIND_EXACT, KIND_NEAR))
+            # clusters numbered by keeper position, so ids are stable across runs
+            multi = np.unique(keeper_of[sizes > 1])
+            cluster_id = np.full(n, -1, np.int64)
+            ids = np.searchsorted(multi, keeper_of[labels])
+            in_multi = sizes[labels] > 1
+            cluster_id[in_multi] = ids[in_multi]
+            heldout = self._heldout(everything, removed)
+        summary = self._summary(everything, removed, kind, heldout, sizes)
+        out = Path(self.work_dir) / "clusters"
+        out.mkdir(parents=True, exist_ok=True)
+        for r in range(self.num_ranks):
+            sl = slice(offsets[r], offsets[r + 1])
+            np.savez(out / f"{r:05d}.npz", removed=removed[sl], cluster=cluster_id[sl],
+                     cluster_size=sizes[labels[sl]].astype(np.int64), kind=kind[sl].astype(np.int8),
+                     heldout=heldout[sl])
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.stat_update("removed", value=int(removed.sum()))
+        self.stat_update("clusters", value=int(len(multi)))
+
+    def _heldout(self, everything: np.ndarray, removed: np.ndarray) -> np.ndarray:
+        heldout = np.zeros(len(everything), bool)
+        if self.heldout_fraction <= 0:
+            return heldout
+        for prio in range(len(self.sources)):
+            idx = np.flatnonzero((everything["priority"] == prio) & ~removed)
+            k = math.ceil(self.heldout_fraction * len(idx))
+            if self.heldout_max_docs is not None:
+                k = min(k, self.heldout_max_docs)
+            k = min(k, len(idx) // 2)
+            if k > 0:
+                chosen = idx[np.argsort(everything["heldout_key"][idx], kind="stable")[:k]]
+                heldout[chosen] = True
+        return heldout
+
+    def _summary(self, everything, removed, kind, heldout, sizes) -> dict:
+        by_source = {}
+        for prio, name in enumerate(self.sources):
+            mask = everything["priority"] == prio
+            by_source[name] = {
+                "docs": int(mask.sum()),
+                "removed_exact": int((mask & removed & (kind == KIND_EXACT)).sum()),
+                "removed_near": int((mask & removed & (kind == KIND_NEAR)).sum()),
+                "heldout": int((mask & heldout).sum()),
+            }
+        return {"num_docs": int(len(everything)), "num_removed": int(removed.sum()),
+                "num_clusters": int((sizes > 1).sum()), "largest_cluster": int(sizes.max()) if sizes.size else 0,
+                "by_source": by_source}
+
+
+def read_dups(path: Path) -> list[tuple[int, int, int, int]]:
+    """Pairs of a datatrove ``.dups`` file (for debugging and tests)."""
+    raw = path.read_bytes()
+    return [struct.unpack_from("<4I", raw, i) for i in range(0, len(raw), 16)]

@@ -1,0 +1,97 @@
+"""``DedupSignature``: compute dedup signatures while documents flow on (pass-through step).
+
+For each document reaching it, in order, it writes
+- its MinHash signature in datatrove's format (``sigs/bucket_XXX/<rank>.minhash.sig``, sorted at
+  the end of the task as ``MinhashDedupBuckets`` expects); documents with fewer than ``n_grams``
+  words get none, which is why exact hashing exists;
+- one row in ``docs/<rank>.npy``: ``(priority, has_sig, exact_hash, heldout_key)``; the row index
+  is the document's position in this task's output shard, the id datatrove's dedup pairs use.
+The step yields every document unchanged, so the shard written right after it lines up with the
+signatures.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import xxhash
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+DOC_DTYPE = np.dtype([("priority", "<u2"), ("has_sig", "u1"), ("exact", "<u8"), ("heldout_key", "<u8")])
+
+
+def exact_hash(text: str) -> int:
+    """64-bit hash of the text with case and whitespace runs normalised."""
+    return xxhash.xxh64_intdigest(" ".join(text.casefold().split()))
+
+
+def heldout_key(doc_id: str, seed: int) -> int:
+    return xxhash.xxh64_intdigest(f"{seed}:{doc_id}")
+
+
+class DedupSignature(PipelineStep):
+    name = "🎯 Dedup signatures"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, output_dir: str, priority: dict[str, int], *, minhash: MinhashConfig | None,
+                 language, heldout_seed: int = 0):
+        super().__init__()
+        self.output_dir = output_dir
+        self.priority = priority
+        self.minhash_config = minhash
+        self.language = language
+        self.heldout_seed = heldout_seed
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        out = Path(self.output_dir)
+        (out / "docs").mkdir(parents=True, exist_ok=True)
+        signer = buckets = None
+        cfg = self.minhash_config
+        if cfg is not None:
+            signer = MinhashDedupSignature(output_folder=str(out / "sigs"), config=cfg, language=self.language)
+            for bi in range(cfg.num_buckets):
+                (out / "sigs" / f"bucket_{bi:03d}").mkdir(parents=True, exist_ok=True)
+            buckets = [open(out / "sigs" / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig", "wb")
+                       for bi in range(cfg.num_buckets)]
+            fmt = f"<{cfg.hashes_per_bucket}{cfg.hash_config.struct_format}I"
+        rows = []
+        try:
+            for doc_idx, doc in enumerate(data):
+                with self.track_time():
+                    has_sig = 0
+                    if signer is not None:
+                        shingles = signer.get_shingles(doc.text)
+                        if shingles.size:
+                            has_sig = 1
+                            for f, bucket_sig in zip(buckets, signer.get_signature(shingles)):
+                                f.write(struct.pack(fmt, *bucket_sig, doc_idx))
+                        else:
+                            self.stat_update("too_short_for_minhash")
+                    rows.append((self.priority[doc.metadata["source"]], has_sig, exact_hash(doc.text),
+                                 heldout_key(doc.id, self.heldout_seed)))
+                self.stat_update("total")
+                yield doc
+        finally:
+            for f in buckets or []:
+                f.close()
+        np.save(out / "docs" / f"{rank:05d}.npy", np.array(rows, dtype=DOC_DTYPE))
+        if cfg is not None:
+            self._sort_buckets(out / "sigs", rank, cfg)
+
+    @staticmethod
+    def _sort_buckets(sig_dir: Path, rank: int, cfg: MinhashConfig) -> None:
+        """Sort each bucket file by signature, as datatrove's stage 1 does."""
+        dtype = np.dtype([(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
+                         + [("doc", "<u4")])
+        for bi in range(cfg.num_buckets):
+            path = sig_dir / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig"
+            records = np.fromfile(path, dtype=dtype)
+            records.sort(order=dtype.names)
+            tmp = path.with_suffix(".tmp")
+            records.tofile(tmp)
+            os.replace(tmp, path)

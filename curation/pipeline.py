@@ -1,0 +1,192 @@
+"""``run_curation``: build the curation stages from a config and run them on a datatrove executor.
+
+Stages (each a datatrove pipeline with its own logging folder under ``DIR/work/<hash>/logs``):
+
+0. ``decont_index`` (1 task): n-gram index of the eval sets.
+1. ``filter`` (tasks): read sources -> heuristic filters -> classifiers/tags -> decontamination
+   -> dedup signatures -> ``work/filtered/<rank>.jsonl.gz``.
+2. ``buckets`` (num_buckets tasks): datatrove's ``MinhashDedupBuckets``.
+3. ``cluster`` (1 task): exact + near clusters, keeper by source rank, held-out selection.
+4. ``write`` (tasks): drop duplicates, split held-out, count tokens -> curated/ and heldout/.
+5. ``report`` (1 task): publish outputs, inventory.parquet, reports/.
+
+``<hash>`` covers the config (not the worker count) and the input files' sizes and mtimes, so a
+re-run with the same config resumes (datatrove skips completed tasks; a killed task reruns and
+overwrites its own files) while a changed config starts a fresh work folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from curation.config import CurationConfig
+from curation.readers.discover import list_units, preflight_source
+
+
+@dataclass
+class CurationResult:
+    out_dir: Path
+    inventory: pl.DataFrame
+    funnel: dict
+    work_dir: Path | None = None
+    files: list[Path] = field(default_factory=list)
+    launched: bool = False  # True for Slurm: jobs were submitted, outputs come later
+
+
+def preflight(config: CurationConfig) -> None:
+    """Every user error we can see before work starts: paths, keys, eval sets, tokenizer."""
+    from curation.decont.index import preflight_eval_set
+
+    for source in config.sources:
+        preflight_source(source)
+    for eval_set in config.decontamination.eval_sets:
+        preflight_eval_set(eval_set)
+    if config.tokens.tokenizer_path and not Path(config.tokens.tokenizer_path).is_file():
+        raise FileNotFoundError(f"tokens.tokenizer_path: no tokenizer.json at {config.tokens.tokenizer_path}")
+    for key in ("quality_model", "domain_model"):
+        path = getattr(config.classifiers, key)
+        if path and not Path(path).is_file():
+            raise FileNotFoundError(f"classifiers.{key}: no model file at {path}")
+
+
+def run_fingerprint(config: CurationConfig) -> str:
+    """Config hash plus the size/mtime of every input file."""
+    inputs = []
+    for source in config.sources:
+        for unit in list_units(source, 1):
+            if os.path.exists(unit.path) and os.path.isfile(unit.path):
+                st = os.stat(unit.path)
+                inputs.append((unit.path, st.st_size, int(st.st_mtime)))
+            else:
+                inputs.append((unit.path, 0, 0))
+    for ev in config.decontamination.eval_sets:
+        st = os.stat(ev.path)
+        inputs.append((ev.path, st.st_size, int(st.st_mtime)))
+    blob = json.dumps([config.fingerprint(), inputs], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _tag_steps(config: CurationConfig) -> list:
+    """Quality scorer, domain tagger and difficulty tierer; a simple fallback without the classifiers."""
+    hints = {s.domain for s in config.sources if s.domain}
+    try:
+        from curation.classifiers import DEFAULT_DOMAINS, DifficultyTierer, DomainTagger, QualityScorer
+    except ImportError:
+        from curation.annotate import DomainAndTier
+
+        return [DomainAndTier()]
+    steps = []
+    cls = config.classifiers
+    if cls.quality_model:
+        steps.append(QualityScorer(cls.quality_model, threshold=cls.min_quality))
+    if cls.domain_model:
+        steps.append(DomainTagger(cls.domain_model, min_confidence=cls.min_domain_confidence))
+    else:
+        steps.append(DomainTagger(None, labels=sorted(set(DEFAULT_DOMAINS) | hints)))
+    steps.append(DifficultyTierer())
+    return steps
+
+
+def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tuple[str, list, int]]:
+    """``[(stage name, pipeline, tasks)]`` in run order."""
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from curation.annotate import HeldoutSplit, ShardReader
+    from curation.decont import DecontIndexer, NGramDecontFilter
+    from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
+    from curation.dedup.lsh import similarity_curve_table
+    from curation.filters import build_heuristic_filters, make_word_tokenizer
+    from curation.readers import SourcesReader
+    from curation.report import FinalizeReport
+    from curation.stats import SourceStats
+
+    tasks = config.executor.tasks
+    language = make_word_tokenizer(config.word_tokenizer, config.language)
+    dd = config.dedup
+    minhash = (MinhashConfig(n_grams=dd.n_grams, num_buckets=dd.num_buckets, hashes_per_bucket=dd.hashes_per_bucket,
+                             seed=dd.seed) if dd.minhash else None)
+    ranked = config.priority()
+    stages = []
+    decont = config.decontamination
+    if decont.eval_sets:
+        stages.append(("decont_index", [DecontIndexer(decont, str(work / "decont_index"))], 1))
+    filter_stage = [SourcesReader(config.sources, str(work / "rejects"), config.max_doc_bytes)]
+    filter_stage += build_heuristic_filters(config, language)
+    filter_stage += _tag_steps(config)
+    if decont.eval_sets:
+        filter_stage.append(NGramDecontFilter(str(work / "decont_index"), str(work / "decont_hits"),
+                                              n=decont.n, mode=decont.mode))
+    filter_stage.append(DedupSignature(str(work / "dedup"), {n: i for i, n in enumerate(ranked)},
+                                       minhash=minhash, language=language, heldout_seed=config.heldout.seed))
+    filter_stage.append(JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"))
+    stages.append(("filter", filter_stage, tasks))
+    if minhash is not None:
+        stages.append(("buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"), str(work / "dedup" / "buckets"),
+                                                       config=minhash)], minhash.num_buckets))
+    stages.append(("cluster", [PriorityCluster(str(work / "dedup"), ranked, exact=dd.exact,
+                                               heldout_fraction=config.heldout.fraction,
+                                               heldout_max_docs=config.heldout.max_docs,
+                                               world_size_stage1=tasks)], 1))
+    stages.append(("write", [
+        ShardReader(str(work / "filtered")),
+        DedupFilter(str(work / "dedup" / "clusters"), str(work / "cluster_examples"), dd.max_examples),
+        HeldoutSplit(JsonlWriter(str(work / "heldout"), output_filename="${source}/${rank}.jsonl.gz")),
+        SourceStats(str(work / "source_stats"), config.tokens.tokenizer_path),
+        JsonlWriter(str(work / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
+    ], tasks))
+    extra = {"minhash_curve": similarity_curve_table(dd.num_buckets, dd.hashes_per_bucket) if dd.minhash else None,
+             "word_tokenizer": config.word_tokenizer, "source_priority": ranked}
+    stages.append(("report", [FinalizeReport(str(work), str(out_dir), [s.name for s in config.sources],
+                                             {s.name: s.domain for s in config.sources}, extra)], 1))
+    return stages
+
+
+def run_curation(config: CurationConfig | dict, out_dir: str | Path, *, workers: int | None = None,
+                 tasks: int | None = None) -> CurationResult:
+    """Curate ``config.sources`` into ``out_dir`` (see curation/schema.py for the files)."""
+    if not isinstance(config, CurationConfig):
+        config = CurationConfig.model_validate(config)
+    if workers is not None or tasks is not None:
+        executor = config.executor.model_copy(update={k: v for k, v in
+                                                      {"workers": workers, "tasks": tasks}.items() if v is not None})
+        config = config.model_copy(update={"executor": executor})
+    preflight(config)
+    out_dir = Path(out_dir).resolve()
+    fingerprint = run_fingerprint(config)
+    work = out_dir / "work" / fingerprint
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.json").write_text(config.model_dump_json(indent=2))
+    from curation.executors import make_executor
+
+    previous = None
+    executors = []
+    for name, pipeline, tasks_ in build_stages(config, out_dir, work):
+        executor = make_executor(config.executor, pipeline, tasks=tasks_, logging_dir=str(work / "logs" / name),
+                                 job_name=name, depends=previous)
+        executors.append(executor)
+        if config.executor.kind == "local":
+            executor.run()
+        previous = executor
+    if config.executor.kind == "ray":
+        for executor in executors:
+            executor.run()
+    elif config.executor.kind == "slurm":
+        executors[-1].run()  # launches the chain through `depends`
+        return CurationResult(out_dir, pl.DataFrame(), {}, work_dir=work, launched=True)
+    return load_result(out_dir, work)
+
+
+def load_result(out_dir: Path, work: Path | None = None) -> CurationResult:
+    from curation.schema import read_inventory
+
+    inventory = read_inventory(out_dir / "inventory.parquet")
+    funnel = json.loads((out_dir / "reports" / "funnel.json").read_text())
+    files = [out_dir / "inventory.parquet", *sorted((out_dir / "reports").iterdir())]
+    return CurationResult(out_dir, inventory, funnel, work_dir=work, files=files)
