@@ -18,6 +18,10 @@ from typer.core import TyperGroup
 class _ConfigOrCommandGroup(TyperGroup):
     """``curate CONFIG ...`` runs; ``curate <subcommand> ...`` dispatches (CONFIG stays None)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allow_interspersed_args = True  # `curate CONFIG --out DIR`: options may follow CONFIG
+
     def parse_args(self, ctx, args):
         if args and args[0] in self.commands:
             super().parse_args(ctx, [])  # fill the callback's defaults

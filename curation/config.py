@@ -32,7 +32,7 @@ class SourceConfig(_Model):
     path: str = Field(description="file, folder or glob (jsonl[.gz|.zst], parquet, *.txt); or HF dataset")
     format: SourceFormat = Field("auto", description="input format; 'auto' guesses from the file suffixes")
     text_key: str = Field("text", description="record key holding the document text")
-    id_key: str | None = Field(None, description="record key holding a document id; default file/line")
+    id_key: str | None = Field(None, description="record key holding a document id (default: 'id' when present, else source/file/line)")
     domain: str | None = Field(None, description="domain hint (math, code, general, ...) for every doc")
     split: str = Field("train", description="split of a HuggingFace dataset (hf_disk/hf_hub only)")
     glob: str | None = Field(None, description="file pattern inside a folder path, e.g. '*.jsonl.gz'")

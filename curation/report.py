@@ -50,7 +50,7 @@ def build_funnel(work_dir: Path, sources: list[str]) -> dict:
         if stats is None:
             continue
         for step in stats.stats:
-            counters = {k: int(v.total) for k, v in step.stats.items() if hasattr(v, "total")}
+            counters = {k: _total(v) for k, v in step.stats.items()}
             if "Sources" in step.name:
                 reasons = {k.removeprefix("rejected_"): v for k, v in counters.items()
                            if k.startswith("rejected_")}
@@ -87,6 +87,13 @@ def build_funnel(work_dir: Path, sources: list[str]) -> dict:
                 key = f"dropped_{name}"
                 by_source[s][key] = by_source[s].get(key, 0) + counters.get(f"dropped/{s}", 0)
     return {"steps": steps, "by_source": by_source}
+
+
+def _total(value) -> int:
+    """A counter's total: a MetricStats after merging, a plain number or dict when read from one file."""
+    if isinstance(value, dict):
+        return int(value.get("total", 0))
+    return int(getattr(value, "total", value))
 
 
 _STEP_KEYS = {"Gopher Quality": "gopher_quality", "Gopher Repetition": "gopher_repetition",

@@ -49,7 +49,7 @@ def run_recipe(
         run_dir,
         from_stage=from_stage,
         until_stage=until_stage,
-        log=lambda m: console.print(m, highlight=False),
+        log=lambda m: console.print(m, highlight=False, markup=False),
     )
     table = Table(title=f"midtrain run: {recipe.name}")
     for column in ("stage", "status", "wall s"):

@@ -90,13 +90,15 @@ def train_classifier_command(
         list[Path] | None, typer.Option("--labelled", help="jsonl with text and label keys")
     ] = None,
     labels: Annotated[str | None, typer.Option(help="comma-separated labels to keep, in order")] = None,
-    text_key: Annotated[str, typer.Option(help="jsonl text field; join fields with '+', alternatives with ','")] = "text",
+    text_key: Annotated[
+        str, typer.Option(help="jsonl text field; join fields with '+', alternatives with ','")
+    ] = "text",
     label_key: Annotated[str, typer.Option(help="jsonl label field for --labelled")] = "label",
     name: Annotated[str | None, typer.Option(help="model name (default: quality or domain)")] = None,
-    epochs: Annotated[int, typer.Option(help="fastText epochs")] = 10,
+    epochs: Annotated[int, typer.Option(help="fastText epochs")] = 25,
     ngrams: Annotated[int, typer.Option(help="fastText word n-grams")] = 2,
     dim: Annotated[int, typer.Option(help="embedding size")] = 32,
-    lr: Annotated[float, typer.Option(help="learning rate")] = 0.1,
+    lr: Annotated[float, typer.Option(help="learning rate")] = 0.5,
     holdout: Annotated[float, typer.Option(help="held-out share for metrics")] = 0.2,
     threads: Annotated[int, typer.Option(help="threads (>1 is non-deterministic)")] = 1,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,

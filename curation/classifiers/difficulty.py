@@ -58,7 +58,9 @@ class DifficultyConfig(BaseModel):
     def _check(self) -> DifficultyConfig:
         if self.edges is not None:
             if len(self.edges) != self.num_tiers - 1:
-                raise ValueError(f"edges needs num_tiers-1={self.num_tiers - 1} values, got {len(self.edges)}")
+                raise ValueError(
+                    f"edges needs num_tiers-1={self.num_tiers - 1} values, got {len(self.edges)}"
+                )
             if any(not 0 < e < 1 for e in self.edges) or sorted(set(self.edges)) != self.edges:
                 raise ValueError(f"edges must be strictly increasing in (0, 1), got {self.edges}")
         if any(w < 0 for w in self.score_weights.values()):

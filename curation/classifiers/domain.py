@@ -86,7 +86,7 @@ class DomainTagger(PipelineStep):
         texts = [normalize_for_fasttext(d.text, max_tokens=self.max_tokens) for d in batch]
         probs = predict_proba(model, texts, self.labels)
         default_col = self.labels.index(self.default_domain) if self.default_domain in self.labels else None
-        for doc, row in zip(batch, probs):
+        for doc, row in zip(batch, probs, strict=True):
             best = int(row.argmax())
             if row[best] >= self.min_confidence:
                 domain, confidence = self.labels[best], float(row[best])
@@ -97,7 +97,9 @@ class DomainTagger(PipelineStep):
             doc.metadata["domain"] = domain
             doc.metadata["domain_confidence"] = confidence
             if self.save_scores:
-                doc.metadata["domain_scores"] = {lab: float(p) for lab, p in zip(self.labels, row)}
+                doc.metadata["domain_scores"] = {
+                    lab: float(p) for lab, p in zip(self.labels, row, strict=True)
+                }
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data is None:

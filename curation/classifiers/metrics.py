@@ -76,11 +76,7 @@ def classification_metrics(
             precision=float(np.mean(precision)),
             recall=float(np.mean(recall)),
             f1=float(np.mean(f1)),
-            roc_auc=_safe(
-                roc_auc_score, onehot[:, present], probs[:, present], average="macro"
-            ),
-            pr_auc=_safe(
-                average_precision_score, onehot[:, present], probs[:, present], average="macro"
-            ),
+            roc_auc=_safe(roc_auc_score, onehot[:, present], probs[:, present], average="macro"),
+            pr_auc=_safe(average_precision_score, onehot[:, present], probs[:, present], average="macro"),
         )
     return out

@@ -57,8 +57,8 @@ def predict_proba(model, texts: Sequence[str], labels: Sequence[str]) -> np.ndar
         return out
     column = {label: i for i, label in enumerate(labels)}
     predicted_labels, predicted_probs = model.predict(list(texts), k=-1)
-    for row, (names, probs) in enumerate(zip(predicted_labels, predicted_probs)):
-        for name, prob in zip(names, probs):
+    for row, (names, probs) in enumerate(zip(predicted_labels, predicted_probs, strict=True)):
+        for name, prob in zip(names, probs, strict=True):
             col = column.get(name.removeprefix(LABEL_PREFIX))
             if col is not None:
                 out[row, col] = prob

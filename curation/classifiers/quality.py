@@ -94,7 +94,7 @@ def compute_source_thresholds(
 
     def flush() -> None:
         values = score_texts(model_path, [d.text for d in batch], positive_label=positive_label)
-        for doc, value in zip(batch, values):
+        for doc, value in zip(batch, values, strict=True):
             scores[str(doc.metadata.get(SOURCE_KEY, ""))].append(value)
         batch.clear()
 
@@ -169,7 +169,7 @@ class QualityScorer(BaseFilter):
             positive_label=self.positive_label,
             max_tokens=self.max_tokens,
         )
-        for doc, value in zip(batch, values):
+        for doc, value in zip(batch, values, strict=True):
             doc.metadata[SCORE_KEY] = value
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

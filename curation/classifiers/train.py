@@ -36,8 +36,10 @@ class FastTextConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(10, ge=1, description="passes over the training data")
-    lr: float = Field(0.1, gt=0, description="learning rate (fastText default 0.1)")
+    epochs: int = Field(25, ge=1, description="passes over the training data")
+    lr: float = Field(
+        0.5, gt=0, description="learning rate; 0.1 (fastText default) underfits small seed sets"
+    )
     word_ngrams: int = Field(2, ge=1, le=5, description="word n-gram length (2 = bigrams, as DCLM)")
     dim: int = Field(32, ge=2, description="embedding size")
     bucket: int = Field(
@@ -50,9 +52,7 @@ class FastTextConfig(BaseModel):
         0.2, ge=0.0, lt=1.0, description="share of examples held out for metrics (stratified)"
     )
     max_tokens: int = Field(1024, ge=8, description="tokens per document kept after normalisation")
-    balance: bool = Field(
-        False, description="upsample smaller classes (by repetition) in the training file"
-    )
+    balance: bool = Field(False, description="upsample smaller classes (by repetition) in the training file")
 
 
 class ClassifierReport(BaseModel):
@@ -74,9 +74,7 @@ class ClassifierReport(BaseModel):
     config: FastTextConfig
 
 
-def _dedup(
-    examples: Mapping[str, Sequence[str]], max_tokens: int
-) -> tuple[list[tuple[str, str]], int]:
+def _dedup(examples: Mapping[str, Sequence[str]], max_tokens: int) -> tuple[list[tuple[str, str]], int]:
     seen: set[str] = set()
     rows: list[tuple[str, str]] = []
     dropped = 0
@@ -143,9 +141,7 @@ def _train_in_subprocess(train_file: Path, model_out: Path, config: FastTextConf
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}
     env["MALLOC_MMAP_THRESHOLD_"] = "4096"
     worker = Path(__file__).with_name("_fasttext_worker.py")
-    proc = subprocess.run(
-        [sys.executable, str(worker), str(spec)], env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, str(worker), str(spec)], env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not model_out.is_file():
         detail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         hint = " (training diverged: lower lr)" if "NaN" in proc.stderr else ""

@@ -25,6 +25,14 @@ class Record:
 def _open_binary(path: str):
     import fsspec
 
+    if path.endswith(".zst"):  # fsspec's zstd stream cannot iterate lines; buffer it ourselves
+        import io
+
+        import zstandard
+
+        raw = open(path, "rb")  # noqa: SIM115 - closed with the reader
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+
     return fsspec.open(path, "rb", compression="infer").open()
 
 

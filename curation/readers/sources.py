@@ -74,7 +74,7 @@ class SourcesReader(PipelineStep):
                 if len(text) > self.max_doc_bytes // 4 and len(text.encode("utf-8")) > self.max_doc_bytes:
                     yield None, "too_large", record.line, text[:200]
                     continue
-                doc_id = record.data.get(source.id_key) if source.id_key else None
+                doc_id = record.data.get(source.id_key or "id")
                 if doc_id is None:
                     doc_id = f"{source.name}/{Path(unit.path).name}/{record.line}"
                 metadata = {"source": source.name}

@@ -20,4 +20,6 @@ def load_stage_stats(logging_dir: str | Path) -> PipelineStats | None:
 def stat_total(stats, key: str) -> int:
     """Total of one counter of one step's Stats (0 when absent)."""
     value = stats.stats.get(key) if stats is not None else None
-    return int(value.total) if value is not None else 0
+    if value is None:
+        return 0
+    return int(value.get("total", 0)) if isinstance(value, dict) else int(getattr(value, "total", value))

@@ -24,16 +24,16 @@ from curation.classifiers import (
 
 FAST = FastTextConfig(dim=16, bucket=5_000, epochs=10, lr=0.5)
 VOCAB = {
-    "math": "integral derivative theorem equation solve prove lemma sum".split(),
-    "code": "def return import class self print lambda yield".split(),
-    "general": "river castle king summer village music story painter".split(),
+    "math": ["integral", "derivative", "theorem", "equation", "solve", "prove", "lemma", "sum"],
+    "code": ["def", "return", "import", "class", "self", "print", "lambda", "yield"],
+    "general": ["river", "castle", "king", "summer", "village", "music", "story", "painter"],
 }
-JUNK = "click buy cheap free offer casino win deal".split()
+JUNK = ["click", "buy", "cheap", "free", "offer", "casino", "win", "deal"]
 
 
 def docs_of(words, n, seed, noise=0.3):
     rng = random.Random(seed)
-    filler = "the a of and to in".split()
+    filler = ["the", "a", "of", "and", "to", "in"]
     return [
         " ".join(rng.choice(words) if rng.random() > noise else rng.choice(filler) for _ in range(20))
         for _ in range(n)
@@ -45,7 +45,9 @@ def quality_model(tmp_path_factory):
     good = docs_of(VOCAB["math"] + VOCAB["general"], 120, 0)
     bad = docs_of(JUNK, 120, 1)
     out = tmp_path_factory.mktemp("quality")
-    return train_fasttext_classifier({"positive": good, "negative": bad}, out, name="q", config=FAST).model_path
+    return train_fasttext_classifier(
+        {"positive": good, "negative": bad}, out, name="q", config=FAST
+    ).model_path
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,9 @@ def test_top_percentile_is_per_source_and_two_pass_modes_agree(quality_model, tm
     assert {s: len(v) for s, v in by_source.items()} == {"web": 3, "books": 3}
     all_scored = list(QualityScorer(quality_model).run(iter(mixed_docs())))
     for source, docs in by_source.items():
-        scores = sorted((d.metadata["quality_score"] for d in all_scored if d.metadata["source"] == source), reverse=True)
+        scores = sorted(
+            (d.metadata["quality_score"] for d in all_scored if d.metadata["source"] == source), reverse=True
+        )
         assert sorted((d.metadata["quality_score"] for d in docs), reverse=True) == scores[:3]
     # Pass 1 over the same documents, then a task-local pass 2 (works with many tasks): same result.
     thresholds = compute_source_thresholds(quality_model, mixed_docs(), 25, out_path=tmp_path / "t.json")
@@ -172,7 +176,11 @@ def test_difficulty_tiers_are_monotone_in_each_signal():
     q = [difficulty_score(base, {"quality_score": v}, weighted) for v in (0.0, 0.5, 1.0)]
     assert q == sorted(q) and q[-1] > q[0]
 
-    texts = [base, "Solve: 3x + 5 = 20.\nStep 1: 3x = 15.\nStep 2: x = 5.\nTherefore x = 5.", " ".join([base] * 300)]
+    texts = [
+        base,
+        "Solve: 3x + 5 = 20.\nStep 1: 3x = 15.\nStep 2: x = 5.\nTherefore x = 5.",
+        " ".join([base] * 300),
+    ]
     docs = [Document(text=t, id=str(i), metadata={}) for i, t in enumerate(texts)]
     out = list(DifficultyTierer(num_tiers=4).run(iter(docs)))
     tiers = [d.metadata["difficulty_tier"] for d in out]
@@ -213,7 +221,10 @@ def test_steps_run_in_a_datatrove_executor(quality_model, domain_model, tmp_path
         workers=1,
         logging_dir=str(tmp_path / "logs"),
     ).run()
-    rows = [json.loads(line) for f in (tmp_path / "out").glob("*.jsonl.gz") for line in gzip.open(f, "rt")]
+    rows = []
+    for shard in (tmp_path / "out").glob("*.jsonl.gz"):
+        with gzip.open(shard, "rt") as handle:
+            rows.extend(json.loads(line) for line in handle)
     assert len(rows) == 6
     assert all(r["id"].startswith("w") and int(r["id"][1:]) < 8 for r in rows)  # junk dropped
     for r in rows:

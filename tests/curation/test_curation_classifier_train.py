@@ -23,9 +23,20 @@ from curation.classifiers.cli import train_classifier_command
 # Tiny models: training takes ~0.1 s each.
 FAST = FastTextConfig(dim=16, bucket=5_000, epochs=10, lr=0.5)
 
-GOOD = "theorem proof lemma integral derivative equation solve compute value hence".split()
-BAD = "click buy cheap free offer casino win now deal subscribe".split()
-SHARED = "the a of and to in is it".split()
+GOOD = [
+    "theorem",
+    "proof",
+    "lemma",
+    "integral",
+    "derivative",
+    "equation",
+    "solve",
+    "compute",
+    "value",
+    "hence",
+]
+BAD = ["click", "buy", "cheap", "free", "offer", "casino", "win", "now", "deal", "subscribe"]
+SHARED = ["the", "a", "of", "and", "to", "in", "is", "it"]
 
 
 def make_docs(words, n, seed, *, noise=0.0):

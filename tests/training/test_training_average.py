@@ -9,7 +9,8 @@ from training.models import build_model, tiny_llama_config
 
 
 def _save(path, seed, **overrides):
-    model = build_model(ModelConfig(), tiny_llama_config(64, hidden_size=32, intermediate_size=64, **overrides), seed=seed)
+    kwargs = {"hidden_size": 32, "intermediate_size": 64, **overrides}
+    model = build_model(ModelConfig(), tiny_llama_config(64, **kwargs), seed=seed)
     model.save_pretrained(path)
     return model.state_dict()
 

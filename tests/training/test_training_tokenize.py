@@ -161,3 +161,26 @@ def test_errors(tmp_path, tokenized):
         )
     with pytest.raises(ValueError, match="extra"):
         TokenizeConfig(vocab=5)
+
+
+def test_cli_command_table_and_errors(tokenized, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from training.tokenize import tokenize_command
+
+    app = typer.Typer()
+    app.command("tokenize")(tokenize_command)
+    app.callback()(lambda: None)  # keep `tokenize` as a subcommand
+    root = tokenized[0]
+    spec = str(root / "tokens" / "tokenizer.json")
+    ok = CliRunner().invoke(
+        app, ["tokenize", str(root / "run"), "--out", str(tmp_path / "t"), "--tokenizer", spec]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "math" in ok.output and "total" in ok.output and "counts.parquet" in ok.output
+    assert (tmp_path / "t" / "inventory.parquet").is_file()
+    bad = CliRunner().invoke(
+        app, ["tokenize", str(root / "run"), "--out", str(tmp_path / "u"), "--tokenizer", "x.json"]
+    )
+    assert bad.exit_code == 2 and "no such file" in bad.output

@@ -118,7 +118,8 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig, *, lr: float) -
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     opt = config.optimizer
     groups = [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps)
+    # foreach: one kernel per state tensor kind instead of a Python loop over parameters
+    return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, foreach=True)
 
 
 def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) -> Path:
