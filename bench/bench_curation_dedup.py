@@ -37,7 +37,10 @@ def jaccard(a: set, b: set) -> float:
 
 def make_data(num_base: int, pairs_per_target: int, seed: int = 0):
     rng = random.Random(seed)
-    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(2000)]
+    vocab = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+        for _ in range(2000)
+    ]
     docs = {f"b{i}": [rng.choice(vocab) for _ in range(rng.randint(150, 400))] for i in range(num_base)}
     pairs = []
     originals = rng.sample(sorted(docs), min(num_base, pairs_per_target * len(TARGETS)))
@@ -63,8 +66,14 @@ def run_midtrain(docs: dict[str, str], work: Path) -> tuple[float, set[str]]:
     corpus = work / "corpus.jsonl"
     with open(corpus, "w") as f:
         f.writelines(json.dumps({"id": i, "text": t}) + "\n" for i, t in docs.items())
-    cfg = CurationConfig.model_validate({"sources": [{"name": "s", "path": str(corpus)}], "filters": {"enabled": []},
-                                         "heldout": {"fraction": 0.0}, "executor": {"tasks": 1, "workers": 1}})
+    cfg = CurationConfig.model_validate(
+        {
+            "sources": [{"name": "s", "path": str(corpus)}],
+            "filters": {"enabled": []},
+            "heldout": {"fraction": 0.0},
+            "executor": {"tasks": 1, "workers": 1},
+        }
+    )
     start = time.perf_counter()
     run_curation(cfg, work / "out")
     elapsed = time.perf_counter() - start
@@ -115,17 +124,29 @@ def main() -> None:
             continue
         mid_recall = sum((a in removed) != (b in removed) for a, b in bucket) / len(bucket)
         ds_recall = sum(tuple(sorted((a, b))) in found for a, b in bucket) / len(bucket)
-        rows.append({"jaccard": f"[{lo:.1f}, {min(hi, 1.0):.1f})", "pairs": len(bucket),
-                     "midtrain_recall": mid_recall, "datasketch_recall": ds_recall})
+        rows.append(
+            {
+                "jaccard": f"[{lo:.1f}, {min(hi, 1.0):.1f})",
+                "pairs": len(bucket),
+                "midtrain_recall": mid_recall,
+                "datasketch_recall": ds_recall,
+            }
+        )
     mid_precision = len(removed & in_pair) / max(1, len(removed))
     ds_precision = len(found & planted) / max(1, len(found))
     hi_pairs = [(a, b) for a, b, j in pairs if j >= 0.8]
-    result = {"docs": len(docs), "pairs": len(pairs), "buckets": rows,
-              "midtrain_recall_j>=0.8": sum((a in removed) != (b in removed) for a, b in hi_pairs) / len(hi_pairs),
-              "datasketch_recall_j>=0.8": sum(tuple(sorted(p)) in found for p in hi_pairs) / len(hi_pairs),
-              "midtrain_precision": mid_precision, "datasketch_precision": ds_precision,
-              "midtrain_s": t_mid, "datasketch_s": t_ds,
-              "note": "midtrain time is the whole run_curation (read, signatures, buckets, cluster, write)"}
+    result = {
+        "docs": len(docs),
+        "pairs": len(pairs),
+        "buckets": rows,
+        "midtrain_recall_j>=0.8": sum((a in removed) != (b in removed) for a, b in hi_pairs) / len(hi_pairs),
+        "datasketch_recall_j>=0.8": sum(tuple(sorted(p)) in found for p in hi_pairs) / len(hi_pairs),
+        "midtrain_precision": mid_precision,
+        "datasketch_precision": ds_precision,
+        "midtrain_s": t_mid,
+        "datasketch_s": t_ds,
+        "note": "midtrain time is the whole run_curation (read, signatures, buckets, cluster, write)",
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

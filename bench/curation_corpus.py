@@ -14,8 +14,20 @@ from pathlib import Path
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-_WIKI_FIXES = ((" @-@ ", "-"), (" @,@ ", ","), (" @.@ ", "."), (" , ", ", "), (" . ", ". "), (" 's", "'s"),
-               ("( ", "("), (" )", ")"), (" ;", ";"), (" :", ":"), (" .\n", ".\n"), ("<unk>", "thing"))
+_WIKI_FIXES = (
+    (" @-@ ", "-"),
+    (" @,@ ", ","),
+    (" @.@ ", "."),
+    (" , ", ", "),
+    (" . ", ". "),
+    (" 's", "'s"),
+    ("( ", "("),
+    (" )", ")"),
+    (" ;", ";"),
+    (" :", ":"),
+    (" .\n", ".\n"),
+    ("<unk>", "thing"),
+)
 
 
 def _detok(text: str) -> str:
@@ -26,7 +38,11 @@ def _detok(text: str) -> str:
 
 
 def _pieces(data: Path) -> list[str]:
-    wiki = [_detok(p.strip()) for p in (data / "wikitext2_valid.txt").read_text().split("\n \n") if len(p.split()) > 20]
+    wiki = [
+        _detok(p.strip())
+        for p in (data / "wikitext2_valid.txt").read_text().split("\n \n")
+        if len(p.split()) > 20
+    ]
     shakespeare = (data / "tinyshakespeare.txt").read_text().split("\n\n")
     gsm = [json.loads(x) for x in (data / "gsm8k_train.jsonl").read_text().splitlines()]
     gsm = [f"Question: {r['question']}\nAnswer: {r['answer']}" for r in gsm]

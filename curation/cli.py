@@ -45,7 +45,9 @@ curate_app = typer.Typer(
 @curate_app.callback()
 def curate(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Argument(help="curation YAML (sources, filters, dedup, ...)")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="curation YAML (sources, filters, dedup, ...)")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel worker processes (local executor)")] = None,
     tasks: Annotated[int | None, typer.Option(help="tasks (shards) per stage")] = None,
@@ -65,7 +67,9 @@ def curate(
     result = run_curation(CurationConfig.from_yaml(config), out, workers=workers, tasks=tasks)
     console = Console()
     if result.launched:
-        console.print(f"Slurm jobs submitted; launch scripts under {result.work_dir}/logs/*/launch_script.slurm")
+        console.print(
+            f"Slurm jobs submitted; launch scripts under {result.work_dir}/logs/*/launch_script.slurm"
+        )
         return
     console.print((result.out_dir / "reports" / "funnel.txt").read_text())
     table = Table(title="inventory")
@@ -73,12 +77,22 @@ def curate(
         table.add_column(col)
     for row in result.inventory.iter_rows(named=True):
         est = "~" if row["num_tokens_estimated"] else ""
-        table.add_row(row["source"], row["domain"], str(row["num_docs"]), f"{est}{row['num_tokens']}",
-                      "-" if row["mean_quality"] is None else f"{row['mean_quality']:.3f}",
-                      "-" if row["mean_difficulty"] is None else f"{row['mean_difficulty']:.2f}")
+        table.add_row(
+            row["source"],
+            row["domain"],
+            str(row["num_docs"]),
+            f"{est}{row['num_tokens']}",
+            "-" if row["mean_quality"] is None else f"{row['mean_quality']:.3f}",
+            "-" if row["mean_difficulty"] is None else f"{row['mean_difficulty']:.2f}",
+        )
     console.print(table)
     console.print("files written:")
-    for path in [result.out_dir / "curated", result.out_dir / "heldout", result.out_dir / "rejects", *result.files]:
+    for path in [
+        result.out_dir / "curated",
+        result.out_dir / "heldout",
+        result.out_dir / "rejects",
+        *result.files,
+    ]:
         console.print(f"  {path}")
 
 

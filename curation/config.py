@@ -32,11 +32,16 @@ class SourceConfig(_Model):
     path: str = Field(description="file, folder or glob (jsonl[.gz|.zst], parquet, *.txt); or HF dataset")
     format: SourceFormat = Field("auto", description="input format; 'auto' guesses from the file suffixes")
     text_key: str = Field("text", description="record key holding the document text")
-    id_key: str | None = Field(None, description="record key holding a document id (default: 'id' when present, else source/file/line)")
+    id_key: str | None = Field(
+        None,
+        description="record key holding a document id (default: 'id' when present, else source/file/line)",
+    )
     domain: str | None = Field(None, description="domain hint (math, code, general, ...) for every doc")
     split: str = Field("train", description="split of a HuggingFace dataset (hf_disk/hf_hub only)")
     glob: str | None = Field(None, description="file pattern inside a folder path, e.g. '*.jsonl.gz'")
-    filters: list[str] | None = Field(None, description="heuristic filters for this source; None: filters.enabled")
+    filters: list[str] | None = Field(
+        None, description="heuristic filters for this source; None: filters.enabled"
+    )
 
     @field_validator("filters")
     @classmethod
@@ -72,9 +77,20 @@ class FiltersConfig(_Model):
         default_factory=lambda: ["code"],
         description="domain hints whose docs bypass the prose heuristics (code fails web-text rules)",
     )
+    agreement_sample_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of docs judged with both the fast and the spaCy tokenizer to measure decision "
+        "agreement (reports/summary.json); costs spaCy time on that share",
+    )
     domain_overrides: dict[str, dict[str, dict]] = Field(
-        default_factory=lambda: {"math": {"gopher_quality": {"max_non_alpha_words_ratio": None},
-                                          "c4": {"filter_curly_bracket": False, "min_num_sentences": 2}}},
+        default_factory=lambda: {
+            "math": {
+                "gopher_quality": {"max_non_alpha_words_ratio": None},
+                "c4": {"filter_curly_bracket": False, "min_num_sentences": 2},
+            }
+        },
         description="per domain hint, per filter keyword overrides on top of the filter's options "
         "(default: math may be mostly numbers and have few sentences)",
     )
@@ -98,7 +114,8 @@ class DedupConfig(_Model):
     hashes_per_bucket: int = Field(8, ge=1, description="rows per band (r)")
     seed: int = Field(1, description="seed of the MinHash permutations")
     source_priority: list[str] | None = Field(
-        None, description="source names, most trusted first; the kept copy of a duplicate comes from the "
+        None,
+        description="source names, most trusted first; the kept copy of a duplicate comes from the "
         "highest-ranked source (default: the order of `sources`)",
     )
     max_examples: int = Field(50, ge=0, description="duplicate clusters with text examples in the report")
@@ -121,14 +138,23 @@ class EvalSetConfig(_Model):
 
 
 class DecontConfig(_Model):
-    eval_sets: list[EvalSetConfig] = Field(default_factory=list, description="eval sets to decontaminate against")
+    eval_sets: list[EvalSetConfig] = Field(
+        default_factory=list, description="eval sets to decontaminate against"
+    )
     n: int = Field(13, ge=3, description="n-gram size in words")
     mode: Literal["drop", "flag"] = Field("drop", description="drop contaminated docs, or keep and flag them")
-    min_item_words: int = Field(8, ge=1, description="eval fields shorter than this many words are not indexed")
+    min_item_words: int = Field(
+        8, ge=1, description="eval fields shorter than this many words are not indexed"
+    )
 
 
 class HeldoutConfig(_Model):
-    fraction: float = Field(0.01, ge=0.0, le=0.5, description="share of each source's surviving docs held out")
+    fraction: float | None = Field(
+        0.01,
+        ge=0.0,
+        le=0.5,
+        description="share of each source's surviving docs held out (None: max_docs only)",
+    )
     max_docs: int | None = Field(1000, ge=0, description="cap on held-out docs per source (None: no cap)")
     seed: int = Field(0, description="seed of the held-out selection")
 
@@ -141,8 +167,10 @@ class ExecutorConfig(_Model):
     kind: Literal["local", "ray", "slurm"] = Field("local", description="datatrove executor")
     tasks: int = Field(2, ge=1, description="tasks (shards) per stage")
     workers: int = Field(-1, description="parallel worker processes (local; -1: one per task)")
-    slurm: dict = Field(default_factory=lambda: {"time": "4:00:00", "partition": "cpu"},
-                        description="extra SlurmPipelineExecutor keyword arguments")
+    slurm: dict = Field(
+        default_factory=lambda: {"time": "4:00:00", "partition": "cpu"},
+        description="extra SlurmPipelineExecutor keyword arguments",
+    )
     ray: dict = Field(default_factory=dict, description="extra RayPipelineExecutor keyword arguments")
 
 
@@ -164,8 +192,12 @@ class CurationConfig(_Model):
     tokens: TokensConfig = Field(default_factory=TokensConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     classifiers: ClassifiersConfig = Field(default_factory=ClassifiersConfig)
-    word_tokenizer: Literal["fast", "spacy"] = Field("fast", description="word splitter for filters and MinHash")
-    max_doc_bytes: int = Field(1_000_000, ge=1, description="docs larger than this (UTF-8 bytes) are rejected")
+    word_tokenizer: Literal["fast", "spacy"] = Field(
+        "fast", description="word splitter for filters and MinHash"
+    )
+    max_doc_bytes: int = Field(
+        1_000_000, ge=1, description="docs larger than this (UTF-8 bytes) are rejected"
+    )
     language: str = Field("en", description="language of the heuristics (stop words, spaCy model)")
 
     @model_validator(mode="after")

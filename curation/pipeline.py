@@ -110,52 +110,132 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     tasks = config.executor.tasks
     language = make_word_tokenizer(config.word_tokenizer, config.language)
     dd = config.dedup
-    minhash = (MinhashConfig(n_grams=dd.n_grams, num_buckets=dd.num_buckets, hashes_per_bucket=dd.hashes_per_bucket,
-                             seed=dd.seed) if dd.minhash else None)
+    minhash = (
+        MinhashConfig(
+            n_grams=dd.n_grams,
+            num_buckets=dd.num_buckets,
+            hashes_per_bucket=dd.hashes_per_bucket,
+            seed=dd.seed,
+        )
+        if dd.minhash
+        else None
+    )
     ranked = config.priority()
     stages = []
     decont = config.decontamination
     if decont.eval_sets:
         stages.append(("decont_index", [DecontIndexer(decont, str(work / "decont_index"))], 1))
     filter_stage = [SourcesReader(config.sources, str(work / "rejects"), config.max_doc_bytes)]
+    if config.filters.agreement_sample_rate > 0 and config.filters.enabled:
+        from curation.filters.agreement import TokenizerAgreement
+
+        options = {n: dict(getattr(config.filters, n)) for n in config.filters.enabled}
+        filter_stage.append(
+            TokenizerAgreement(
+                options, str(work / "agreement"), config.filters.agreement_sample_rate, config.language
+            )
+        )
     filter_stage += build_heuristic_filters(config, language)
     filter_stage += _tag_steps(config)
     if decont.eval_sets:
-        filter_stage.append(NGramDecontFilter(str(work / "decont_index"), str(work / "decont_hits"),
-                                              n=decont.n, mode=decont.mode))
-    filter_stage.append(DedupSignature(str(work / "dedup"), {n: i for i, n in enumerate(ranked)},
-                                       minhash=minhash, language=language, heldout_seed=config.heldout.seed))
+        filter_stage.append(
+            NGramDecontFilter(
+                str(work / "decont_index"), str(work / "decont_hits"), n=decont.n, mode=decont.mode
+            )
+        )
+    filter_stage.append(
+        DedupSignature(
+            str(work / "dedup"),
+            {n: i for i, n in enumerate(ranked)},
+            minhash=minhash,
+            language=language,
+            heldout_seed=config.heldout.seed,
+        )
+    )
     filter_stage.append(JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"))
     stages.append(("filter", filter_stage, tasks))
     if minhash is not None:
-        stages.append(("buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"), str(work / "dedup" / "buckets"),
-                                                       config=minhash)], minhash.num_buckets))
-    stages.append(("cluster", [PriorityCluster(str(work / "dedup"), ranked, exact=dd.exact,
-                                               heldout_fraction=config.heldout.fraction,
-                                               heldout_max_docs=config.heldout.max_docs,
-                                               world_size_stage1=tasks)], 1))
-    stages.append(("write", [
-        ShardReader(str(work / "filtered")),
-        DedupFilter(str(work / "dedup" / "clusters"), str(work / "cluster_examples"), dd.max_examples),
-        HeldoutSplit(JsonlWriter(str(work / "heldout"), output_filename="${source}/${rank}.jsonl.gz")),
-        SourceStats(str(work / "source_stats"), config.tokens.tokenizer_path),
-        JsonlWriter(str(work / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
-    ], tasks))
-    extra = {"minhash_curve": similarity_curve_table(dd.num_buckets, dd.hashes_per_bucket) if dd.minhash else None,
-             "word_tokenizer": config.word_tokenizer, "source_priority": ranked}
-    stages.append(("report", [FinalizeReport(str(work), str(out_dir), [s.name for s in config.sources],
-                                             {s.name: s.domain for s in config.sources}, extra)], 1))
+        stages.append(
+            (
+                "buckets",
+                [
+                    MinhashDedupBuckets(
+                        str(work / "dedup" / "sigs"), str(work / "dedup" / "buckets"), config=minhash
+                    )
+                ],
+                minhash.num_buckets,
+            )
+        )
+    stages.append(
+        (
+            "cluster",
+            [
+                PriorityCluster(
+                    str(work / "dedup"),
+                    ranked,
+                    exact=dd.exact,
+                    heldout_fraction=config.heldout.fraction,
+                    heldout_max_docs=config.heldout.max_docs,
+                    world_size_stage1=tasks,
+                )
+            ],
+            1,
+        )
+    )
+    stages.append(
+        (
+            "write",
+            [
+                ShardReader(str(work / "filtered")),
+                DedupFilter(
+                    str(work / "dedup" / "clusters"), str(work / "cluster_examples"), dd.max_examples
+                ),
+                HeldoutSplit(
+                    JsonlWriter(str(work / "heldout"), output_filename="${source}/${rank}.jsonl.gz")
+                ),
+                SourceStats(str(work / "source_stats"), config.tokens.tokenizer_path),
+                JsonlWriter(str(work / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
+            ],
+            tasks,
+        )
+    )
+    extra = {
+        "minhash_curve": similarity_curve_table(dd.num_buckets, dd.hashes_per_bucket) if dd.minhash else None,
+        "word_tokenizer": config.word_tokenizer,
+        "source_priority": ranked,
+    }
+    stages.append(
+        (
+            "report",
+            [
+                FinalizeReport(
+                    str(work),
+                    str(out_dir),
+                    [s.name for s in config.sources],
+                    {s.name: s.domain for s in config.sources},
+                    extra,
+                )
+            ],
+            1,
+        )
+    )
     return stages
 
 
-def run_curation(config: CurationConfig | dict, out_dir: str | Path, *, workers: int | None = None,
-                 tasks: int | None = None) -> CurationResult:
+def run_curation(
+    config: CurationConfig | dict,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    tasks: int | None = None,
+) -> CurationResult:
     """Curate ``config.sources`` into ``out_dir`` (see curation/schema.py for the files)."""
     if not isinstance(config, CurationConfig):
         config = CurationConfig.model_validate(config)
     if workers is not None or tasks is not None:
-        executor = config.executor.model_copy(update={k: v for k, v in
-                                                      {"workers": workers, "tasks": tasks}.items() if v is not None})
+        executor = config.executor.model_copy(
+            update={k: v for k, v in {"workers": workers, "tasks": tasks}.items() if v is not None}
+        )
         config = config.model_copy(update={"executor": executor})
     preflight(config)
     out_dir = Path(out_dir).resolve()
@@ -168,8 +248,14 @@ def run_curation(config: CurationConfig | dict, out_dir: str | Path, *, workers:
     previous = None
     executors = []
     for name, pipeline, tasks_ in build_stages(config, out_dir, work):
-        executor = make_executor(config.executor, pipeline, tasks=tasks_, logging_dir=str(work / "logs" / name),
-                                 job_name=name, depends=previous)
+        executor = make_executor(
+            config.executor,
+            pipeline,
+            tasks=tasks_,
+            logging_dir=str(work / "logs" / name),
+            job_name=name,
+            depends=previous,
+        )
         executors.append(executor)
         if config.executor.kind == "local":
             executor.run()

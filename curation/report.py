@@ -8,6 +8,7 @@ decontamination hits, and writes ``DIR/inventory.parquet`` and ``DIR/reports/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,20 +53,34 @@ def build_funnel(work_dir: Path, sources: list[str]) -> dict:
         for step in stats.stats:
             counters = {k: _total(v) for k, v in step.stats.items()}
             if "Sources" in step.name:
-                reasons = {k.removeprefix("rejected_"): v for k, v in counters.items()
-                           if k.startswith("rejected_")}
+                reasons = {
+                    k.removeprefix("rejected_"): v for k, v in counters.items() if k.startswith("rejected_")
+                }
                 read = counters.get("documents", 0) + counters.get("rejected", 0)
-                steps.append({"step": "read", "input": read, "kept": counters.get("documents", 0),
-                              "dropped": counters.get("rejected", 0), "reasons": reasons})
+                steps.append(
+                    {
+                        "step": "read",
+                        "input": read,
+                        "kept": counters.get("documents", 0),
+                        "dropped": counters.get("rejected", 0),
+                        "reasons": reasons,
+                    }
+                )
                 for s in sources:
                     ok, bad = counters.get(f"read/{s}", 0), counters.get(f"rejected/{s}", 0)
                     by_source[s].update({"input": ok + bad, "rejected": bad, "after_read": ok})
                 continue
             if "dropped" not in counters and "total" not in counters:
                 if "Held-out" in step.name:
-                    steps.append({"step": "heldout", "input": counters.get("heldout", 0)
-                                  + counters.get("forwarded", 0), "kept": counters.get("forwarded", 0),
-                                  "dropped": counters.get("heldout", 0), "reasons": {"heldout": counters.get("heldout", 0)}})
+                    steps.append(
+                        {
+                            "step": "heldout",
+                            "input": counters.get("heldout", 0) + counters.get("forwarded", 0),
+                            "kept": counters.get("forwarded", 0),
+                            "dropped": counters.get("heldout", 0),
+                            "reasons": {"heldout": counters.get("heldout", 0)},
+                        }
+                    )
                     for s in sources:
                         by_source[s]["heldout"] = counters.get(f"heldout/{s}", 0)
                 continue
@@ -73,8 +88,13 @@ def build_funnel(work_dir: Path, sources: list[str]) -> dict:
             if name is None:
                 continue
             reasons = {k.removeprefix("dropped_"): v for k, v in counters.items() if k.startswith("dropped_")}
-            entry = {"step": name, "input": counters.get("total", 0), "kept": counters.get("forwarded", 0),
-                     "dropped": counters.get("dropped", 0), "reasons": reasons}
+            entry = {
+                "step": name,
+                "input": counters.get("total", 0),
+                "kept": counters.get("forwarded", 0),
+                "dropped": counters.get("dropped", 0),
+                "reasons": reasons,
+            }
             if steps and steps[-1]["step"] == name:  # per-domain variants of one filter: one funnel row
                 previous = steps[-1]
                 previous["kept"] = previous["kept"] - entry["input"] + entry["kept"]
@@ -96,9 +116,15 @@ def _total(value) -> int:
     return int(getattr(value, "total", value))
 
 
-_STEP_KEYS = {"Gopher Quality": "gopher_quality", "Gopher Repetition": "gopher_repetition",
-              "C4 Quality": "c4", "FineWeb Quality": "fineweb", "N-gram decont": "decontamination",
-              "Dedup filter": "dedup", "Quality scorer": "quality_classifier"}
+_STEP_KEYS = {
+    "Gopher Quality": "gopher_quality",
+    "Gopher Repetition": "gopher_repetition",
+    "C4 Quality": "c4",
+    "FineWeb Quality": "fineweb",
+    "N-gram decont": "decontamination",
+    "Dedup filter": "dedup",
+    "Quality scorer": "quality_classifier",
+}
 
 
 def _step_key(name: str) -> str:
@@ -109,32 +135,69 @@ def _step_key(name: str) -> str:
 
 
 def build_inventory(work_dir: Path, out_dir: Path, sources: list[str], domain_hints: dict) -> pl.DataFrame:
-    merged: dict[str, dict] = {s: {"num_docs": 0, "num_tokens": 0, "quality_sum": 0.0, "num_quality": 0,
-                                   "difficulty_sum": 0.0, "num_difficulty": 0, "domains": defaultdict(int)}
-                               for s in sources}
+    merged: dict[str, dict] = {
+        s: {
+            "num_docs": 0,
+            "num_tokens": 0,
+            "quality_sum": 0.0,
+            "num_quality": 0,
+            "difficulty_sum": 0.0,
+            "num_difficulty": 0,
+            "domains": defaultdict(int),
+        }
+        for s in sources
+    }
     estimated = True
     for f in sorted((work_dir / "source_stats").glob("*.json")):
         payload = json.loads(f.read_text())
         estimated = payload["estimated"]
         for s, v in payload["sources"].items():
-            m = merged.setdefault(s, {"num_docs": 0, "num_tokens": 0, "quality_sum": 0.0, "num_quality": 0,
-                                      "difficulty_sum": 0.0, "num_difficulty": 0, "domains": defaultdict(int)})
-            for k in ("num_docs", "num_tokens", "quality_sum", "num_quality", "difficulty_sum", "num_difficulty"):
+            m = merged.setdefault(
+                s,
+                {
+                    "num_docs": 0,
+                    "num_tokens": 0,
+                    "quality_sum": 0.0,
+                    "num_quality": 0,
+                    "difficulty_sum": 0.0,
+                    "num_difficulty": 0,
+                    "domains": defaultdict(int),
+                },
+            )
+            for k in (
+                "num_docs",
+                "num_tokens",
+                "quality_sum",
+                "num_quality",
+                "difficulty_sum",
+                "num_difficulty",
+            ):
                 m[k] += v[k]
             for d, c in v["domains"].items():
                 m["domains"][d] += c
     rows = []
     for s in sources:
         m = merged[s]
-        domain = max(m["domains"].items(), key=lambda kv: kv[1])[0] if m["domains"] else (domain_hints.get(s) or "general")
-        rows.append({
-            "source": s, "domain": domain, "num_docs": m["num_docs"], "num_tokens": m["num_tokens"],
-            "num_tokens_estimated": estimated,
-            "mean_quality": m["quality_sum"] / m["num_quality"] if m["num_quality"] else None,
-            "mean_difficulty": m["difficulty_sum"] / m["num_difficulty"] if m["num_difficulty"] else None,
-            "path": str(out_dir / "curated" / s),
-            "domain_shares": json.dumps({d: c / max(1, m["num_docs"]) for d, c in sorted(m["domains"].items())}),
-        })
+        domain = (
+            max(m["domains"].items(), key=lambda kv: kv[1])[0]
+            if m["domains"]
+            else (domain_hints.get(s) or "general")
+        )
+        rows.append(
+            {
+                "source": s,
+                "domain": domain,
+                "num_docs": m["num_docs"],
+                "num_tokens": m["num_tokens"],
+                "num_tokens_estimated": estimated,
+                "mean_quality": m["quality_sum"] / m["num_quality"] if m["num_quality"] else None,
+                "mean_difficulty": m["difficulty_sum"] / m["num_difficulty"] if m["num_difficulty"] else None,
+                "path": str(out_dir / "curated" / s),
+                "domain_shares": json.dumps(
+                    {d: c / max(1, m["num_docs"]) for d, c in sorted(m["domains"].items())}
+                ),
+            }
+        )
     frame = pl.DataFrame(rows, schema={**INVENTORY_COLUMNS, "domain_shares": pl.String()})
     return check_inventory(frame)
 
@@ -147,7 +210,9 @@ def _gather_jsonl(folder: Path) -> list[dict]:
     return rows
 
 
-def write_reports(work_dir: Path, out_dir: Path, funnel: dict, inventory: pl.DataFrame, extra: dict) -> list[Path]:
+def write_reports(
+    work_dir: Path, out_dir: Path, funnel: dict, inventory: pl.DataFrame, extra: dict
+) -> list[Path]:
     reports = out_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     written = []
@@ -157,8 +222,10 @@ def write_reports(work_dir: Path, out_dir: Path, funnel: dict, inventory: pl.Dat
     members = _gather_jsonl(work_dir / "cluster_examples")
     clusters: dict[int, dict] = {}
     for m in members:
-        c = clusters.setdefault(m["cluster"], {"cluster": m["cluster"], "kind": m["kind"], "size": m["size"],
-                                               "kept": None, "removed": []})
+        c = clusters.setdefault(
+            m["cluster"],
+            {"cluster": m["cluster"], "kind": m["kind"], "size": m["size"], "kept": None, "removed": []},
+        )
         entry = {"doc_id": m["doc_id"], "source": m["source"], "excerpt": m["excerpt"]}
         if m["kept"]:
             c["kept"] = entry
@@ -179,19 +246,27 @@ def write_reports(work_dir: Path, out_dir: Path, funnel: dict, inventory: pl.Dat
     by_item: dict[str, list[str]] = defaultdict(list)
     for h in hits:
         by_item[f"{h['eval_set']}:{h['item_id']}"].append(h["doc_id"])
-    summary = {"dedup": dedup_summary, "decontamination": {"num_hits": len(hits),
-               "num_docs": len({h['doc_id'] for h in hits}), "eval_items_found": dict(sorted(by_item.items()))},
-               **extra}
+    from curation.filters.agreement import merge_agreement
+
+    agreement = merge_agreement(work_dir / "agreement")
+    summary = {
+        "dedup": dedup_summary,
+        "tokenizer_agreement": agreement,
+        "decontamination": {
+            "num_hits": len(hits),
+            "num_docs": len({h["doc_id"] for h in hits}),
+            "eval_items_found": dict(sorted(by_item.items())),
+        },
+        **extra,
+    }
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))
     written.append(reports / "summary.json")
     inventory.write_parquet(out_dir / "inventory.parquet")
     written.append(out_dir / "inventory.parquet")
     (reports / "funnel.txt").write_text(funnel_table(funnel))
     written.append(reports / "funnel.txt")
-    try:
+    with contextlib.suppress(ImportError):  # no matplotlib: the JSON and the text table say it all
         written.append(plot_funnel(funnel, reports / "funnel.png"))
-    except ImportError:  # matplotlib missing: the JSON and text table still say everything
-        pass
     return written
 
 
@@ -250,6 +325,6 @@ class FinalizeReport(PipelineStep):
             (out / "heldout" / s).mkdir(parents=True, exist_ok=True)
         funnel = build_funnel(work, self.sources)
         inventory = build_inventory(work, out, self.sources, self.domain_hints)
-        for s, row in zip(self.sources, inventory.iter_rows(named=True)):
+        for s, row in zip(self.sources, inventory.iter_rows(named=True), strict=True):
             funnel["by_source"][s]["curated"] = row["num_docs"]
         write_reports(work, out, funnel, inventory, self.extra)

@@ -113,7 +113,7 @@ def _claim_decay_drop(base_metrics: Path | None, decay_metrics: Path | None) -> 
     if stable.height < 6 or decay.height < 3:
         return Claim(name, None, "too few logged steps to fit a trend")
     tail = stable.tail(max(3, stable.height * 2 // 5))
-    slope, _ = np.polyfit(tail["step"].to_numpy(float), tail["loss"].to_numpy(float), 1)
+    slope, _ = np.polyfit(tail["step"].to_numpy().astype(float), tail["loss"].to_numpy().astype(float), 1)
     decay_steps = float(decay["step"].max())
     window = max(2, decay.height // 5)
     start_loss = float(tail["loss"].tail(window).mean())

@@ -36,7 +36,14 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
     # Curation resumes on its own (datatrove completion markers keyed by its config), so it writes
     # in place: the inventory's paths then point at the final folder.
     stages.append(
-        Stage("curate", "curate", curate_key, root / "curate", lambda out: _curate(recipe, root, out), atomic=False)
+        Stage(
+            "curate",
+            "curate",
+            curate_key,
+            root / "curate",
+            lambda out: _curate(recipe, root, out),
+            atomic=False,
+        )
     )
     tokens_key = stage_key("tokenize", recipe.tokenize, curate_key)
     stages.append(

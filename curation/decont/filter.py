@@ -62,8 +62,12 @@ class NGramDecontFilter(BaseFilter):
         for row, count in sorted(hits.items()):
             meta = self._meta[row]
             labels.append(f"{meta['eval_set']}:{meta['item_id']}")
-            self._hits.write(json.dumps({"doc_id": doc.id, "source": source, **meta, "num_ngrams": count,
-                                         "action": self.mode}) + "\n")
+            self._hits.write(
+                json.dumps(
+                    {"doc_id": doc.id, "source": source, **meta, "num_ngrams": count, "action": self.mode}
+                )
+                + "\n"
+            )
         self.stat_update(f"contaminated/{source}")
         if self.mode == "flag":
             doc.metadata["contaminated"] = labels

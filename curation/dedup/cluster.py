@@ -31,8 +31,16 @@ class PriorityCluster(PipelineStep):
     name = "🎯 Dedup clusters"
     type = "🫂 - DEDUP"
 
-    def __init__(self, work_dir: str, sources: list[str], *, exact: bool, heldout_fraction: float,
-                 heldout_max_docs: int | None, world_size_stage1: int):
+    def __init__(
+        self,
+        work_dir: str,
+        sources: list[str],
+        *,
+        exact: bool,
+        heldout_fraction: float | None,
+        heldout_max_docs: int | None,
+        world_size_stage1: int,
+    ):
         super().__init__()
         self.work_dir = work_dir
         self.sources = sources  # indexed by priority
@@ -96,8 +104,11 @@ class PriorityCluster(PipelineStep):
             exact_max = np.zeros(sizes.size, np.uint64)
             np.minimum.at(exact_min, labels, everything["exact"])
             np.maximum.at(exact_max, labels, everything["exact"])
-            kind = np.where(sizes[labels] == 1, KIND_NONE,
-                            np.where(exact_min[labels] == exact_max[labels], KIND_EXACT, KIND_NEAR))
+            kind = np.where(
+                sizes[labels] == 1,
+                KIND_NONE,
+                np.where(exact_min[labels] == exact_max[labels], KIND_EXACT, KIND_NEAR),
+            )
             # clusters numbered by keeper position, so ids are stable across runs
             multi = np.unique(keeper_of[sizes > 1])
             cluster_id = np.full(n, -1, np.int64)
@@ -110,20 +121,25 @@ class PriorityCluster(PipelineStep):
         out.mkdir(parents=True, exist_ok=True)
         for r in range(self.num_ranks):
             sl = slice(offsets[r], offsets[r + 1])
-            np.savez(out / f"{r:05d}.npz", removed=removed[sl], cluster=cluster_id[sl],
-                     cluster_size=sizes[labels[sl]].astype(np.int64), kind=kind[sl].astype(np.int8),
-                     heldout=heldout[sl])
+            np.savez(
+                out / f"{r:05d}.npz",
+                removed=removed[sl],
+                cluster=cluster_id[sl],
+                cluster_size=sizes[labels[sl]].astype(np.int64),
+                kind=kind[sl].astype(np.int8),
+                heldout=heldout[sl],
+            )
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         self.stat_update("removed", value=int(removed.sum()))
         self.stat_update("clusters", value=int(len(multi)))
 
     def _heldout(self, everything: np.ndarray, removed: np.ndarray) -> np.ndarray:
         heldout = np.zeros(len(everything), bool)
-        if self.heldout_fraction <= 0:
+        if self.heldout_fraction is None and self.heldout_max_docs is None:
             return heldout
         for prio in range(len(self.sources)):
             idx = np.flatnonzero((everything["priority"] == prio) & ~removed)
-            k = math.ceil(self.heldout_fraction * len(idx))
+            k = len(idx) if self.heldout_fraction is None else math.ceil(self.heldout_fraction * len(idx))
             if self.heldout_max_docs is not None:
                 k = min(k, self.heldout_max_docs)
             k = min(k, len(idx) // 2)
@@ -142,9 +158,13 @@ class PriorityCluster(PipelineStep):
                 "removed_near": int((mask & removed & (kind == KIND_NEAR)).sum()),
                 "heldout": int((mask & heldout).sum()),
             }
-        return {"num_docs": int(len(everything)), "num_removed": int(removed.sum()),
-                "num_clusters": int((sizes > 1).sum()), "largest_cluster": int(sizes.max()) if sizes.size else 0,
-                "by_source": by_source}
+        return {
+            "num_docs": int(len(everything)),
+            "num_removed": int(removed.sum()),
+            "num_clusters": int((sizes > 1).sum()),
+            "largest_cluster": int(sizes.max()) if sizes.size else 0,
+            "by_source": by_source,
+        }
 
 
 def read_dups(path: Path) -> list[tuple[int, int, int, int]]:

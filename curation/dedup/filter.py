@@ -41,9 +41,20 @@ class DedupFilter(BaseFilter):
         removed = bool(self._arrays["removed"][i])
         source = doc.metadata.get("source")
         if 0 <= cluster < self.max_examples:
-            self._examples.write(json.dumps({"cluster": cluster, "kind": kind, "size": size, "doc_id": doc.id,
-                                             "source": source, "kept": not removed,
-                                             "excerpt": doc.text[:300]}) + "\n")
+            self._examples.write(
+                json.dumps(
+                    {
+                        "cluster": cluster,
+                        "kind": kind,
+                        "size": size,
+                        "doc_id": doc.id,
+                        "source": source,
+                        "kept": not removed,
+                        "excerpt": doc.text[:300],
+                    }
+                )
+                + "\n"
+            )
         if removed:
             self.stat_update(f"dropped/{source}")
             return False, f"{kind}_duplicate"

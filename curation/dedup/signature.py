@@ -38,8 +38,15 @@ class DedupSignature(PipelineStep):
     name = "🎯 Dedup signatures"
     type = "🫂 - DEDUP"
 
-    def __init__(self, output_dir: str, priority: dict[str, int], *, minhash: MinhashConfig | None,
-                 language, heldout_seed: int = 0):
+    def __init__(
+        self,
+        output_dir: str,
+        priority: dict[str, int],
+        *,
+        minhash: MinhashConfig | None,
+        language,
+        heldout_seed: int = 0,
+    ):
         super().__init__()
         self.output_dir = output_dir
         self.priority = priority
@@ -53,11 +60,15 @@ class DedupSignature(PipelineStep):
         signer = buckets = None
         cfg = self.minhash_config
         if cfg is not None:
-            signer = MinhashDedupSignature(output_folder=str(out / "sigs"), config=cfg, language=self.language)
+            signer = MinhashDedupSignature(
+                output_folder=str(out / "sigs"), config=cfg, language=self.language
+            )
             for bi in range(cfg.num_buckets):
                 (out / "sigs" / f"bucket_{bi:03d}").mkdir(parents=True, exist_ok=True)
-            buckets = [open(out / "sigs" / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig", "wb")
-                       for bi in range(cfg.num_buckets)]
+            buckets = [
+                open(out / "sigs" / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig", "wb")  # noqa: SIM115 (closed in finally)
+                for bi in range(cfg.num_buckets)
+            ]
             fmt = f"<{cfg.hashes_per_bucket}{cfg.hash_config.struct_format}I"
         rows = []
         try:
@@ -68,12 +79,18 @@ class DedupSignature(PipelineStep):
                         shingles = signer.get_shingles(doc.text)
                         if shingles.size:
                             has_sig = 1
-                            for f, bucket_sig in zip(buckets, signer.get_signature(shingles)):
+                            for f, bucket_sig in zip(buckets, signer.get_signature(shingles), strict=True):
                                 f.write(struct.pack(fmt, *bucket_sig, doc_idx))
                         else:
                             self.stat_update("too_short_for_minhash")
-                    rows.append((self.priority[doc.metadata["source"]], has_sig, exact_hash(doc.text),
-                                 heldout_key(doc.id, self.heldout_seed)))
+                    rows.append(
+                        (
+                            self.priority[doc.metadata["source"]],
+                            has_sig,
+                            exact_hash(doc.text),
+                            heldout_key(doc.id, self.heldout_seed),
+                        )
+                    )
                 self.stat_update("total")
                 yield doc
         finally:
@@ -86,8 +103,10 @@ class DedupSignature(PipelineStep):
     @staticmethod
     def _sort_buckets(sig_dir: Path, rank: int, cfg: MinhashConfig) -> None:
         """Sort each bucket file by signature, as datatrove's stage 1 does."""
-        dtype = np.dtype([(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
-                         + [("doc", "<u4")])
+        dtype = np.dtype(
+            [(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
+            + [("doc", "<u4")]
+        )
         for bi in range(cfg.num_buckets):
             path = sig_dir / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig"
             records = np.fromfile(path, dtype=dtype)

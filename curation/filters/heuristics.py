@@ -34,8 +34,11 @@ class _Scoped:
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         source = doc.metadata.get("source")
         domain = doc.metadata.get("domain")
-        if ((self.sources is not None and source not in self.sources)
-                or (self.domains is not None and domain not in self.domains) or domain in self.skip_domains):
+        if (
+            (self.sources is not None and source not in self.sources)
+            or (self.domains is not None and domain not in self.domains)
+            or domain in self.skip_domains
+        ):
             self.stat_update("skipped")
             return True
         result = super().filter(doc)
@@ -82,11 +85,15 @@ def build_heuristic_filters(config: CurationConfig, language) -> list:
     all_sources = {s.name for s in config.sources}
     steps = []
     for name in names:
-        users = {s.name for s in config.sources if name in (s.filters if s.filters is not None else fc.enabled)}
+        users = {
+            s.name for s in config.sources if name in (s.filters if s.filters is not None else fc.enabled)
+        }
         if not users:
             continue
         scope_sources = None if users == all_sources else users
-        special = {d: o[name] for d, o in fc.domain_overrides.items() if name in o and d not in fc.skip_domains}
+        special = {
+            d: o[name] for d, o in fc.domain_overrides.items() if name in o and d not in fc.skip_domains
+        }
         variants = [(None, {}, set(fc.skip_domains) | set(special))]
         variants += [({d}, overrides, set()) for d, overrides in special.items()]
         for domains, overrides, skip in variants:

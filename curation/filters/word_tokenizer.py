@@ -20,8 +20,31 @@ _QUOTES = set("'\"”“`‘´’‚,„»«「」『』（）〔〕【】《》
 _PREFIX = _PUNCT | _QUOTES | set("§%=—–+$£€¥")
 _SUFFIX = _PUNCT | _QUOTES | set("—–")
 _ABBREVIATIONS = {
-    "e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "vs.", "inc.", "ltd.", "jr.", "sr.", "st.", "co.",
-    "a.m.", "p.m.", "mt.", "jan.", "feb.", "aug.", "sept.", "oct.", "nov.", "dec.", "corp.", "gen.",
+    "e.g.",
+    "i.e.",
+    "mr.",
+    "mrs.",
+    "ms.",
+    "dr.",
+    "vs.",
+    "inc.",
+    "ltd.",
+    "jr.",
+    "sr.",
+    "st.",
+    "co.",
+    "a.m.",
+    "p.m.",
+    "mt.",
+    "jan.",
+    "feb.",
+    "aug.",
+    "sept.",
+    "oct.",
+    "nov.",
+    "dec.",
+    "corp.",
+    "gen.",
 }
 _CLITICS = {"'s", "’s", "'re", "'ve", "'ll", "'d", "'m", "n't", "'em", "’re", "’ve", "’ll", "’d", "’m", "n’t"}
 _CONTRACTION = re.compile(r"^(\w+?)(n['’]t|['’](?:s|re|ve|ll|d|m))$", re.IGNORECASE)
@@ -63,14 +86,19 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
         elif lower.endswith(("'s", "’s")) and len(chunk) > 2:
             suffixes.append(chunk[-2:])
             chunk = chunk[:-2]
-        elif last in _SUFFIX:
-            suffixes.append(last)
-            chunk = chunk[:-1]
-        elif last == "%" and prev.isdigit():
-            suffixes.append(last)
-            chunk = chunk[:-1]
-        elif last == "." and (prev.isdigit() or prev.islower() or prev in _SUFFIX or prev == "%"
-                              or (len(chunk) > 2 and prev.isupper() and chunk[-3].isupper() and "." not in chunk[:-1])):
+        elif (
+            last in _SUFFIX
+            or last == "%"
+            and prev.isdigit()
+            or last == "."
+            and (
+                prev.isdigit()
+                or prev.islower()
+                or prev in _SUFFIX
+                or prev == "%"
+                or (len(chunk) > 2 and prev.isupper() and chunk[-3].isupper() and "." not in chunk[:-1])
+            )
+        ):
             suffixes.append(last)
             chunk = chunk[:-1]
         else:

@@ -108,6 +108,13 @@ def preflight_source(source: SourceConfig) -> int:
                     break
         except OSError as error:
             raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}: {error}") from error
+        except (ValueError, FileNotFoundError):
+            raise
+        except Exception as error:  # datasets raises its own types for a missing/offline dataset
+            raise ValueError(
+                f"source {source.name!r}: cannot open {unit.format} dataset {unit.path!r}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
     return len(units)
 
 

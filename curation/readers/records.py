@@ -101,8 +101,14 @@ def iter_hf(unit, split: str, limit_rows: int | None = None) -> Iterator[Record]
         yield Record(index + 1, dict(data))
 
 
-def iter_records(unit, *, text_key: str = "text", id_key: str | None = None, split: str = "train",
-                 limit_rows: int | None = None) -> Iterator[Record]:
+def iter_records(
+    unit,
+    *,
+    text_key: str = "text",
+    id_key: str | None = None,
+    split: str = "train",
+    limit_rows: int | None = None,
+) -> Iterator[Record]:
     """Records of one unit; ``text`` files yield their content under ``text_key``."""
     if unit.format == "jsonl":
         yield from itertools.islice(iter_jsonl(unit.path), limit_rows)

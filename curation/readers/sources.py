@@ -52,8 +52,18 @@ class SourcesReader(PipelineStep):
                         yield doc
                         continue
                     self.stat_update("rejected", f"rejected_{reason}", f"rejected/{source.name}")
-                    rejects.write(json.dumps({"source": source.name, "file": unit.path, "line": line,
-                                              "reason": reason, "excerpt": raw}) + "\n")
+                    rejects.write(
+                        json.dumps(
+                            {
+                                "source": source.name,
+                                "file": unit.path,
+                                "line": line,
+                                "reason": reason,
+                                "excerpt": raw,
+                            }
+                        )
+                        + "\n"
+                    )
 
     def _read_unit(self, source: SourceConfig, unit):
         for record in iter_records(unit, text_key=source.text_key, id_key=source.id_key, split=source.split):

@@ -36,15 +36,23 @@ class SourceStats(PipelineStep):
         return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        sums: dict[str, dict] = defaultdict(lambda: {"num_docs": 0, "num_tokens": 0, "quality_sum": 0.0,
-                                                     "num_quality": 0, "difficulty_sum": 0.0,
-                                                     "num_difficulty": 0, "domains": defaultdict(int)})
+        sums: dict[str, dict] = defaultdict(
+            lambda: {
+                "num_docs": 0,
+                "num_tokens": 0,
+                "quality_sum": 0.0,
+                "num_quality": 0,
+                "difficulty_sum": 0.0,
+                "num_difficulty": 0,
+                "domains": defaultdict(int),
+            }
+        )
         batch = []
 
         def flush():
             with self.track_time():
                 counts = self._count_tokens([d.text for d in batch])
-            for doc, count in zip(batch, counts):
+            for doc, count in zip(batch, counts, strict=True):
                 s = sums[doc.metadata.get("source", "?")]
                 s["num_docs"] += 1
                 s["num_tokens"] += count

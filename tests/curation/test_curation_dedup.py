@@ -34,13 +34,21 @@ def test_cross_source_dedup_keeps_trusted_copy(tmp_path):
     cfg = MinhashConfig(n_grams=3, num_buckets=8, hashes_per_bucket=4)
     work = tmp_path / "dedup"
     for rank, rows in shards.items():
-        sig = DedupSignature(str(work), {"trusted": 0, "scraped": 1}, minhash=cfg, language=FastWordTokenizer())
+        sig = DedupSignature(
+            str(work), {"trusted": 0, "scraped": 1}, minhash=cfg, language=FastWordTokenizer()
+        )
         docs = [Document(text=t, id=i, metadata={"source": s}) for s, i, t in rows]
         assert len(list(sig.run(iter(docs), rank=rank, world_size=2))) == len(rows)
     for b in range(cfg.num_buckets):
         MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=cfg).run(rank=b, world_size=8)
-    cluster = PriorityCluster(str(work), ["trusted", "scraped"], exact=True, heldout_fraction=0.0,
-                              heldout_max_docs=None, world_size_stage1=2)
+    cluster = PriorityCluster(
+        str(work),
+        ["trusted", "scraped"],
+        exact=True,
+        heldout_fraction=0.0,
+        heldout_max_docs=None,
+        world_size_stage1=2,
+    )
     list(cluster.run())
     kept = []
     for rank, rows in shards.items():
@@ -60,8 +68,11 @@ def test_heldout_selection_is_seeded_and_capped(tmp_path):
     rows["exact"] = np.arange(100)
     rows["heldout_key"] = np.random.default_rng(0).integers(0, 2**63, 100)
     np.save(work / "docs" / "00000.npy", rows)
-    list(PriorityCluster(str(work), ["a"], exact=True, heldout_fraction=0.1, heldout_max_docs=4,
-                         world_size_stage1=1).run())
+    list(
+        PriorityCluster(
+            str(work), ["a"], exact=True, heldout_fraction=0.1, heldout_max_docs=4, world_size_stage1=1
+        ).run()
+    )
     held = np.load(work / "clusters" / "00000.npz")["heldout"]
     assert held.sum() == 4
     assert set(np.flatnonzero(held)) == set(np.argsort(rows["heldout_key"])[:4])

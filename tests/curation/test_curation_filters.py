@@ -25,8 +25,20 @@ def _doc(text, source="web", domain=None, i=0):
 
 def test_fast_tokenizer_splits_like_spacy():
     tok = FastWordTokenizer()
-    assert tok.word_tokenize("Don't stop (now), it's 80%.") == ["Do", "n't", "stop", "(", "now", ")", ",", "it",
-                                                              "'s", "80", "%", "."]
+    assert tok.word_tokenize("Don't stop (now), it's 80%.") == [
+        "Do",
+        "n't",
+        "stop",
+        "(",
+        "now",
+        ")",
+        ",",
+        "it",
+        "'s",
+        "80",
+        "%",
+        ".",
+    ]
     assert tok.word_tokenize("e.g. well-known x=y") == ["e.g.", "well", "-", "known", "x", "=", "y"]
     assert len(tok.sent_tokenize("One sentence. Two sentences! Three?")) == 3
     assert make_word_tokenizer("spacy") == "en"
@@ -45,11 +57,16 @@ def test_gopher_with_fast_tokenizer_keeps_prose_and_drops_junk():
 
 
 def test_filters_scoped_by_domain_and_source():
-    cfg = CurationConfig.model_validate({
-        "sources": [{"name": "web", "path": "x"}, {"name": "code", "path": "y", "domain": "code"},
-                    {"name": "raw", "path": "z", "filters": ["c4"]}],
-        "filters": {"enabled": ["gopher_quality"]},
-    })
+    cfg = CurationConfig.model_validate(
+        {
+            "sources": [
+                {"name": "web", "path": "x"},
+                {"name": "code", "path": "y", "domain": "code"},
+                {"name": "raw", "path": "z", "filters": ["c4"]},
+            ],
+            "filters": {"enabled": ["gopher_quality"]},
+        }
+    )
     steps = build_heuristic_filters(cfg, FastWordTokenizer())
     gopher = [s for s in steps if isinstance(s, GopherQuality)]
     junk = "x y z " * 5
@@ -63,8 +80,22 @@ def test_filters_scoped_by_domain_and_source():
 
 def test_unknown_filter_name_fails_at_config_time():
     with pytest.raises(ValueError, match="unknown filter name"):
-        CurationConfig.model_validate({"sources": [{"name": "a", "path": "x"}], "filters": {"enabled": ["gopher"]}})
+        CurationConfig.model_validate(
+            {"sources": [{"name": "a", "path": "x"}], "filters": {"enabled": ["gopher"]}}
+        )
     with pytest.raises(ValueError, match="bad option"):
-        cfg = CurationConfig.model_validate({"sources": [{"name": "a", "path": "x"}],
-                                             "filters": {"gopher_quality": {"min_words": 3}}})
+        cfg = CurationConfig.model_validate(
+            {"sources": [{"name": "a", "path": "x"}], "filters": {"gopher_quality": {"min_words": 3}}}
+        )
         build_heuristic_filters(cfg, FastWordTokenizer())
+
+
+def test_tokenizer_agreement_step_counts_sampled_docs(tmp_path):
+    from curation.filters.agreement import TokenizerAgreement, merge_agreement
+
+    step = TokenizerAgreement({"gopher_quality": {}, "fineweb": {}}, str(tmp_path), sample_rate=1.0)
+    docs = [_doc(PROSE, i=0), _doc("tiny", i=1)]
+    assert len(list(step.run(iter(docs)))) == 2  # pass-through
+    merged = merge_agreement(tmp_path)
+    assert merged["gopher_quality"]["docs"] == 2 and merged["gopher_quality"]["agreement"] == 1.0
+    assert merged["gopher_quality"]["fast_kept"] == 1

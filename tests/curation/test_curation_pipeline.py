@@ -12,8 +12,35 @@ import pytest
 from curation import CurationConfig, run_curation
 from curation.schema import INVENTORY_COLUMNS
 
-WORDS = ("the river city market school garden people morning winter library bridge music story village "
-         "teacher window history doctor friend summer mountain road family museum lake forest island").split()
+WORDS = [
+    "the",
+    "river",
+    "city",
+    "market",
+    "school",
+    "garden",
+    "people",
+    "morning",
+    "winter",
+    "library",
+    "bridge",
+    "music",
+    "story",
+    "village",
+    "teacher",
+    "window",
+    "history",
+    "doctor",
+    "friend",
+    "summer",
+    "mountain",
+    "road",
+    "family",
+    "museum",
+    "lake",
+    "forest",
+    "island",
+]
 STOP = ("the", "and", "of", "to", "with", "that", "have", "be")
 
 
@@ -40,11 +67,20 @@ def _corpus(root: Path) -> dict:
         f.write("{not json\n")
     (root / "eval.jsonl").write_text(json.dumps({"question": leak, "answer": "8"}) + "\n")
     return {
-        "sources": [{"name": "web", "path": str(root / "raw" / "web.jsonl")},
-                    {"name": "trusted", "path": str(root / "raw" / "trusted.jsonl"), "domain": "general"}],
-        "dedup": {"num_buckets": 2, "hashes_per_bucket": 4, "n_grams": 3, "source_priority": ["trusted", "web"]},
-        "decontamination": {"eval_sets": [{"name": "gsm8k", "path": str(root / "eval.jsonl"), "format": "gsm8k"}],
-                            "n": 8},
+        "sources": [
+            {"name": "web", "path": str(root / "raw" / "web.jsonl")},
+            {"name": "trusted", "path": str(root / "raw" / "trusted.jsonl"), "domain": "general"},
+        ],
+        "dedup": {
+            "num_buckets": 2,
+            "hashes_per_bucket": 4,
+            "n_grams": 3,
+            "source_priority": ["trusted", "web"],
+        },
+        "decontamination": {
+            "eval_sets": [{"name": "gsm8k", "path": str(root / "eval.jsonl"), "format": "gsm8k"}],
+            "n": 8,
+        },
         "filters": {"c4": {"min_num_sentences": 2}},
         "heldout": {"fraction": 0.1, "max_docs": 2},
         "executor": {"tasks": 2, "workers": 1},
@@ -124,7 +160,14 @@ def test_slurm_executor_writes_launch_scripts(tmp_path, monkeypatch):
     result = run_curation(data, tmp_path / "out")
     assert result.launched
     scripts = sorted((result.work_dir / "logs").glob("*/launch_script.slurm"))
-    assert [p.parent.name for p in scripts] == ["buckets", "cluster", "decont_index", "filter", "report", "write"]
+    assert [p.parent.name for p in scripts] == [
+        "buckets",
+        "cluster",
+        "decont_index",
+        "filter",
+        "report",
+        "write",
+    ]
     text = (result.work_dir / "logs" / "write" / "launch_script.slurm").read_text()
     assert "#SBATCH --partition=cpu" in text and "launch_pickled_pipeline" in text
 

@@ -5,8 +5,9 @@ import sys
 
 
 def _midtrain(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "recipes.cli", *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "recipes.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def test_help_lists_every_stage():

@@ -36,9 +36,14 @@ def _write(tmp_path, edit):
     ("edit", "message"),
     [
         (lambda r: r.update(typo_key=1), "typo_key: unknown key"),
-        (lambda r: r["runs"]["anneal"]["train"]["scheduler"].update(decay_fraction=1.5),
-         "runs.anneal.train.scheduler.decay_fraction"),
-        (lambda r: r["runs"]["anneal"]["plan"].update(min_general_share=1.5), "runs.anneal.plan.min_general_share"),
+        (
+            lambda r: r["runs"]["anneal"]["train"]["scheduler"].update(decay_fraction=1.5),
+            "runs.anneal.train.scheduler.decay_fraction",
+        ),
+        (
+            lambda r: r["runs"]["anneal"]["plan"].update(min_general_share=1.5),
+            "runs.anneal.plan.min_general_share",
+        ),
         (lambda r: r["curate"].update(filters={"enabled": ["nope"]}), "curate.filters.enabled"),
         (lambda r: r["eval"].update(seq_len="long"), "eval.seq_len"),
         (lambda r: r["runs"]["anneal"].update(init="base") or r.pop("base"), "runs.anneal.init"),

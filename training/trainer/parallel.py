@@ -56,7 +56,8 @@ def init_distributed(device: str) -> Dist:
         torch.cuda.set_device(dev)
     else:  # share the cores between the ranks of this node instead of oversubscribing them
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(local_world, 1)))
+        default = max(1, (os.cpu_count() or 1) // max(local_world, 1))
+        torch.set_num_threads(int(os.environ.get("MIDTRAIN_NUM_THREADS", default)))
     mesh = init_device_mesh(dev.type, (world,), mesh_dim_names=("dp",))
     return Dist(rank, world, local_rank, dev, mesh, owns)
 
