@@ -70,18 +70,33 @@ def main() -> None:
 
     torch.manual_seed(0)
     tokenizer = train_tokenizer(vocab_size=args.vocab)
-    model = tiny_llama(max(len(tokenizer), args.vocab), hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3,
-                       num_hidden_layers=args.layers, num_attention_heads=6, num_key_value_heads=2)
+    model = tiny_llama(
+        max(len(tokenizer), args.vocab),
+        hidden_size=args.hidden,
+        intermediate_size=args.hidden * 8 // 3,
+        num_hidden_layers=args.layers,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+    )
     model.to(args.device).eval()
     texts = make_docs(args.docs)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: {params / 1e6:.2f}M params, vocab {model.config.vocab_size}, {args.docs} docs, seq_len {args.seq_len}, "
-          f"batch {args.batch_size}, device {args.device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"model: {params / 1e6:.2f}M params, vocab {model.config.vocab_size}, {args.docs} docs, seq_len {args.seq_len}, "
+        f"batch {args.batch_size}, device {args.device}, torch threads {torch.get_num_threads()}"
+    )
 
     def ours():
-        rows = domain_losses(model, tokenizer, {"all": texts}, eos_token_id=tokenizer.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id, seq_len=args.seq_len,
-                             batch_size=args.batch_size, max_tokens_per_domain=None)
+        rows = domain_losses(
+            model,
+            tokenizer,
+            {"all": texts},
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            max_tokens_per_domain=None,
+        )
         return rows[0]["value"], rows[0]["n"]
 
     def plain():
@@ -99,8 +114,10 @@ def main() -> None:
     for name, (loss, count) in results.items():
         best = min(times[name])
         rates[name] = count / best
-        print(f"{name:9s} loss {loss:.5f} on {count} tokens: best {best:.3f}s of {args.repeats} "
-              f"-> {rates[name]:,.0f} tokens/s")
+        print(
+            f"{name:9s} loss {loss:.5f} on {count} tokens: best {best:.3f}s of {args.repeats} "
+            f"-> {rates[name]:,.0f} tokens/s"
+        )
     print(f"ratio midtrain / baseline: {rates['midtrain'] / rates['baseline']:.2f}x")
 
 

@@ -25,13 +25,17 @@ import torch
 
 from training.trainer import Trainer
 from training.trainer.callbacks import Callback, MetricsLogger
-from training.trainer.metrics import state_bytes
 from training.trainer.parallel import shutdown
 from training.trainer.testing import tiny_train_config, write_tiny_workspace
 
 # REFERENCE.md section 8's toy model: 3.1M params Llama, seq 128, 16 sequences per step
-MODEL = {"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 6,
-         "num_key_value_heads": 2}
+MODEL = {
+    "hidden_size": 192,
+    "intermediate_size": 512,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 6,
+    "num_key_value_heads": 2,
+}
 SEQ_LEN, MICRO, GLOBAL_SEQ, WARMUP = 128, 16, 16, 3
 
 
@@ -54,8 +58,13 @@ class _Clock(Callback):
 
 def run_trainer(root: Path, steps: int, run: str) -> tuple[float, float]:
     cfg = tiny_train_config(
-        root, run_dir=root / run, model={"tiny": MODEL}, micro_batch_size=MICRO,
-        global_batch_tokens=GLOBAL_SEQ * SEQ_LEN, max_steps=steps, optimizer={"lr": 1e-3},
+        root,
+        run_dir=root / run,
+        model={"tiny": MODEL},
+        micro_batch_size=MICRO,
+        global_batch_tokens=GLOBAL_SEQ * SEQ_LEN,
+        max_steps=steps,
+        optimizer={"lr": 1e-3},
         checkpoint={"resume": False, "final_export": False},
     )
     clock = _Clock()
@@ -80,7 +89,9 @@ def run_plain(root: Path, steps: int) -> tuple[float, float]:
     batches = iter(loader)
     for step in range(1, steps + 1):
         batch = next(batches)
-        out = model(input_ids=batch.input_ids, position_ids=batch.position_ids, labels=batch.labels, use_cache=False)
+        out = model(
+            input_ids=batch.input_ids, position_ids=batch.position_ids, labels=batch.labels, use_cache=False
+        )
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -112,16 +123,32 @@ def memory(root: Path, nproc: int) -> list[dict]:
     import yaml
 
     cfg = tiny_train_config(
-        root, run_dir=root / f"mem{nproc}", model={"tiny": MODEL}, micro_batch_size=MICRO // nproc,
-        global_batch_tokens=GLOBAL_SEQ * SEQ_LEN, max_steps=2, checkpoint={"resume": False, "final_export": False},
+        root,
+        run_dir=root / f"mem{nproc}",
+        model={"tiny": MODEL},
+        micro_batch_size=MICRO // nproc,
+        global_batch_tokens=GLOBAL_SEQ * SEQ_LEN,
+        max_steps=2,
+        checkpoint={"resume": False, "final_export": False},
     )
     (root / "mem.yaml").write_text(yaml.safe_dump(json.loads(cfg.model_dump_json())))
     (root / "mem.py").write_text(MEMORY_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           str(root / "mem.py"), str(root / "mem.yaml")]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    return sorted((json.loads(line[6:]) for line in out.stdout.splitlines() if line.startswith("STATE ")),
-                  key=lambda r: r["rank"])
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        str(root / "mem.py"),
+        str(root / "mem.yaml"),
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    return sorted(
+        (json.loads(line[6:]) for line in out.stdout.splitlines() if line.startswith("STATE ")),
+        key=lambda r: r["rank"],
+    )
 
 
 def main() -> None:
@@ -133,7 +160,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         n = (args.steps + 2) * GLOBAL_SEQ
-        write_tiny_workspace(root, phases=[{"web": n // 2, "code": n - n // 2}], seq_len=SEQ_LEN, num_docs=400)
+        write_tiny_workspace(
+            root, phases=[{"web": n // 2, "code": n - n // 2}], seq_len=SEQ_LEN, num_docs=400
+        )
         # one thread each: on a shared machine CPU time per token is the stable figure
         os.environ["MIDTRAIN_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
@@ -141,20 +170,29 @@ def main() -> None:
         for i in range(args.repeats):
             plain.append(run_plain(root, args.steps))
             ours.append(run_trainer(root, args.steps, f"run{i}"))
-            print(f"repeat {i}: plain {plain[-1][0]:.0f} tok/s wall, {plain[-1][1]:.0f} tok/CPU-s; "
-                  f"midtrain {ours[-1][0]:.0f} tok/s wall, {ours[-1][1]:.0f} tok/CPU-s", flush=True)
+            print(
+                f"repeat {i}: plain {plain[-1][0]:.0f} tok/s wall, {plain[-1][1]:.0f} tok/CPU-s; "
+                f"midtrain {ours[-1][0]:.0f} tok/s wall, {ours[-1][1]:.0f} tok/CPU-s",
+                flush=True,
+            )
         one, two = memory(root, 1), memory(root, 2)
     best = lambda runs, k: max(r[k] for r in runs)  # noqa: E731
-    print(f"\nthroughput (best of {args.repeats}, {args.steps} steps of {GLOBAL_SEQ}x{SEQ_LEN} tokens, "
-          f"3.1M-param Llama, {args.threads} thread(s))")
+    print(
+        f"\nthroughput (best of {args.repeats}, {args.steps} steps of {GLOBAL_SEQ}x{SEQ_LEN} tokens, "
+        f"3.1M-param Llama, {args.threads} thread(s))"
+    )
     for k, unit in ((0, "tokens/s (wall)"), (1, "tokens per CPU-second")):
-        print(f"  {unit}: plain loop {best(plain, k):.0f}, midtrain {best(ours, k):.0f}, "
-              f"ratio {best(ours, k) / best(plain, k):.2f}x")
+        print(
+            f"  {unit}: plain loop {best(plain, k):.0f}, midtrain {best(ours, k):.0f}, "
+            f"ratio {best(ours, k) / best(plain, k):.2f}x"
+        )
     print("FSDP2 param+optimizer state per rank")
     print(f"  1 rank: {one[0]['state_bytes'] / 1e6:.2f} MB (max RSS {one[0]['max_rss_gb']:.2f} GB)")
     for r in two:
-        print(f"  2 ranks, rank {r['rank']}: {r['state_bytes'] / 1e6:.2f} MB = {r['state_bytes'] / one[0]['state_bytes']:.3f}x "
-              f"(max RSS {r['max_rss_gb']:.2f} GB)")
+        print(
+            f"  2 ranks, rank {r['rank']}: {r['state_bytes'] / 1e6:.2f} MB = {r['state_bytes'] / one[0]['state_bytes']:.3f}x "
+            f"(max RSS {r['max_rss_gb']:.2f} GB)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
 _SYMBOLS = re.compile(r"[=+\-*/^\\{}()<>$]")
-TRANSIENT_KEYS = ("heldout", "file_path", "difficulty_score")
+TRANSIENT_KEYS = ("heldout", "file_path")
 
 
 def simple_tier(text: str) -> int:

@@ -93,7 +93,9 @@ def load_tokenizer(path: Path):
         raise ValueError(f"checkpoint {path}: cannot load its tokenizer ({error})") from None
 
 
-def load_checkpoint(label: str, path: str | Path, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+def load_checkpoint(
+    label: str, path: str | Path, *, device: str = "auto", dtype: str = "auto"
+) -> LoadedModel:
     """Load model + tokenizer in eval mode on ``device`` with SDPA attention (packing relies on it)."""
     from transformers import AutoModelForCausalLM
 

@@ -47,7 +47,9 @@ class LongContextConfig(_Strict):
 
     probes: list[str] = Field(["passkey", "needle"], description="Which probes to run.")
     lengths: list[int] = Field(default_factory=list, description="Prompt lengths, in tokens.")
-    depths: list[float] = Field([0.0, 0.5, 1.0], description="Where the key sits, as a fraction of the prompt.")
+    depths: list[float] = Field(
+        [0.0, 0.5, 1.0], description="Where the key sits, as a fraction of the prompt."
+    )
     num_trials: int = Field(5, ge=1, description="Prompts per (length, depth) cell.")
     seed: int = Field(0, description="Seed of the random keys and fillers.")
 
@@ -79,7 +81,9 @@ class LongContextConfig(_Strict):
 class ContaminationConfig(_Strict):
     """n-gram overlap audit of eval sets against the curated training data."""
 
-    curated_dir: Path | None = Field(None, description="curation output (holding curated/) or curated/ itself.")
+    curated_dir: Path | None = Field(
+        None, description="curation output (holding curated/) or curated/ itself."
+    )
     files: list[Path] = Field(
         default_factory=list, description="Eval sets to audit; empty = every benchmark file above."
     )
@@ -116,8 +120,12 @@ class EvalConfig(_Strict):
     longcontext: LongContextConfig = Field(default_factory=LongContextConfig)
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
     lm_eval: LmEvalConfig = Field(default_factory=LmEvalConfig)
-    device: str = Field("auto", description="'auto' (cuda if available, else cpu), 'cpu', 'cuda', 'cuda:1', ...")
-    dtype: str = Field("auto", description="'auto' (bf16 on GPU, fp32 on CPU), 'float32', 'bfloat16', 'float16'.")
+    device: str = Field(
+        "auto", description="'auto' (cuda if available, else cpu), 'cpu', 'cuda', 'cuda:1', ..."
+    )
+    dtype: str = Field(
+        "auto", description="'auto' (bf16 on GPU, fp32 on CPU), 'float32', 'bfloat16', 'float16'."
+    )
 
     @field_validator("dtype")
     @classmethod

@@ -81,7 +81,9 @@ def contaminated_items(eval_sets: dict[str, list[str]], train_texts, *, n: int =
     return hits
 
 
-def contamination_rows(files: list[Path], records_by_file: dict[Path, list[dict]], curated_dir: Path, *, n: int):
+def contamination_rows(
+    files: list[Path], records_by_file: dict[Path, list[dict]], curated_dir: Path, *, n: int
+):
     """Eval rows ``contamination/<evalset>`` with metrics ``share`` and ``num_contaminated``."""
     eval_sets = {evalset_name(p): [item_text(r) for r in records_by_file[p]] for p in files}
     texts = tqdm(curated_texts(curated_dir), desc="contamination", unit="doc", leave=False)
@@ -89,8 +91,20 @@ def contamination_rows(files: list[Path], records_by_file: dict[Path, list[dict]
     rows = []
     for name, items in eval_sets.items():
         share = len(hits[name]) / len(items)
-        rows += [{"checkpoint": "data", "task": f"contamination/{name}", "metric": "share", "value": share,
-                  "n": len(items)},
-                 {"checkpoint": "data", "task": f"contamination/{name}", "metric": "num_contaminated",
-                  "value": float(len(hits[name])), "n": len(items)}]
+        rows += [
+            {
+                "checkpoint": "data",
+                "task": f"contamination/{name}",
+                "metric": "share",
+                "value": share,
+                "n": len(items),
+            },
+            {
+                "checkpoint": "data",
+                "task": f"contamination/{name}",
+                "metric": "num_contaminated",
+                "value": float(len(hits[name])),
+                "n": len(items),
+            },
+        ]
     return rows, hits

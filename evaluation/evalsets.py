@@ -42,17 +42,23 @@ def read_evalset(path: str | Path, kind: str, *, limit: int | None = None) -> li
                 raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
             for key, kind_type in fields.items():
                 if key not in record:
-                    raise ValueError(f"{path}:{line_no}: missing key {key!r} ({kind} format needs {list(fields)})")
+                    raise ValueError(
+                        f"{path}:{line_no}: missing key {key!r} ({kind} format needs {list(fields)})"
+                    )
                 if not isinstance(record[key], kind_type) or isinstance(record[key], bool):
-                    raise ValueError(f"{path}:{line_no}: key {key!r} must be {kind_type.__name__}, "
-                                     f"got {type(record[key]).__name__}")
+                    raise ValueError(
+                        f"{path}:{line_no}: key {key!r} must be {kind_type.__name__}, "
+                        f"got {type(record[key]).__name__}"
+                    )
             if kind == "mc":
                 choices = record["choices"]
                 if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
                     raise ValueError(f"{path}:{line_no}: key 'choices' must be a list of >= 2 strings")
                 if not 0 <= record["answer"] < len(choices):
-                    raise ValueError(f"{path}:{line_no}: key 'answer' = {record['answer']} is not an index "
-                                     f"into {len(choices)} choices")
+                    raise ValueError(
+                        f"{path}:{line_no}: key 'answer' = {record['answer']} is not an index "
+                        f"into {len(choices)} choices"
+                    )
             record.setdefault("_line", line_no)
             records.append(record)
             if limit is not None and len(records) >= limit:

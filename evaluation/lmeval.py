@@ -35,8 +35,11 @@ def _task_name(kind: str, path: Path) -> str:
 
 
 def _dataset(path: Path) -> dict:
-    return {"dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(Path(path).resolve())}},
-            "test_split": "test"}
+    return {
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(Path(path).resolve())}},
+        "test_split": "test",
+    }
 
 
 def write_task_files(config, task_dir: Path) -> list[str]:
@@ -48,38 +51,73 @@ def write_task_files(config, task_dir: Path) -> list[str]:
     for path in config.gsm8k.files:
         name = _task_name("gsm8k", Path(path))
         task = {
-            "task": name, **_dataset(path), "output_type": "generate_until",
+            "task": name,
+            **_dataset(path),
+            "output_type": "generate_until",
             "doc_to_text": "Question: {{question}}\nAnswer:",
             "doc_to_target": "{{answer.split('####')[-1].strip()}}",
-            "generation_kwargs": {"until": ["Question:", "\n\n\n"], "do_sample": False,
-                                  "max_gen_toks": config.gsm8k.max_new_tokens},
-            "filter_list": [{"name": "strict-match", "filter": [
-                {"function": "regex", "regex_pattern": "#### (\\-?[0-9\\.\\,]+)"}, {"function": "take_first"}]}],
-            "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
-                             "ignore_case": True, "regexes_to_ignore": [",", "\\$", "\\.$"]}],
+            "generation_kwargs": {
+                "until": ["Question:", "\n\n\n"],
+                "do_sample": False,
+                "max_gen_toks": config.gsm8k.max_new_tokens,
+            },
+            "filter_list": [
+                {
+                    "name": "strict-match",
+                    "filter": [
+                        {"function": "regex", "regex_pattern": "#### (\\-?[0-9\\.\\,]+)"},
+                        {"function": "take_first"},
+                    ],
+                }
+            ],
+            "metric_list": [
+                {
+                    "metric": "exact_match",
+                    "aggregation": "mean",
+                    "higher_is_better": True,
+                    "ignore_case": True,
+                    "regexes_to_ignore": [",", "\\$", "\\.$"],
+                }
+            ],
         }
         names.append(_dump(yaml, task_dir, task))
     for path in config.mc.files:
         name = _task_name("mc", Path(path))
         task = {
-            "task": name, **_dataset(path), "output_type": "multiple_choice",
-            "doc_to_text": "Question: {{question}}\nAnswer:", "doc_to_choice": "choices",
-            "doc_to_target": "answer", "target_delimiter": " ",
-            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
+            "task": name,
+            **_dataset(path),
+            "output_type": "multiple_choice",
+            "doc_to_text": "Question: {{question}}\nAnswer:",
+            "doc_to_choice": "choices",
+            "doc_to_target": "answer",
+            "target_delimiter": " ",
+            "metric_list": [
+                {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+                {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True},
+            ],
         }
         names.append(_dump(yaml, task_dir, task))
     if config.humaneval.files:
-        limits = {"timeout_s": config.humaneval.timeout_s, "memory_mb": config.humaneval.memory_mb,
-                  "cpu_s": config.humaneval.cpu_s}
+        limits = {
+            "timeout_s": config.humaneval.timeout_s,
+            "memory_mb": config.humaneval.memory_mb,
+            "cpu_s": config.humaneval.cpu_s,
+        }
         (task_dir / "midtrain_humaneval_utils.py").write_text(_HUMANEVAL_UTILS.format(limits=repr(limits)))
     for path in config.humaneval.files:
         name = _task_name("humaneval", Path(path))
         task = {
-            "task": name, **_dataset(path), "output_type": "generate_until",
-            "doc_to_text": "{{prompt}}", "doc_to_target": "{{entry_point}}", "target_delimiter": "",
-            "generation_kwargs": {"until": ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"],
-                                  "do_sample": False, "max_gen_toks": config.humaneval.max_new_tokens},
+            "task": name,
+            **_dataset(path),
+            "output_type": "generate_until",
+            "doc_to_text": "{{prompt}}",
+            "doc_to_target": "{{entry_point}}",
+            "target_delimiter": "",
+            "generation_kwargs": {
+                "until": ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"],
+                "do_sample": False,
+                "max_gen_toks": config.humaneval.max_new_tokens,
+            },
             "process_results": "!function midtrain_humaneval_utils.process_results",
             "metric_list": [{"metric": "pass@1", "aggregation": "mean", "higher_is_better": True}],
         }
@@ -90,8 +128,10 @@ def write_task_files(config, task_dir: Path) -> list[str]:
 def _dump(yaml, task_dir: Path, task: dict) -> str:
     text = yaml.safe_dump(task, sort_keys=False, allow_unicode=True)
     # `!function` is an lm-eval YAML tag, not a string: unquote it after safe_dump quoted it
-    text = text.replace("'!function midtrain_humaneval_utils.process_results'",
-                        "!function midtrain_humaneval_utils.process_results")
+    text = text.replace(
+        "'!function midtrain_humaneval_utils.process_results'",
+        "!function midtrain_humaneval_utils.process_results",
+    )
     (task_dir / f"{task['task']}.yaml").write_text(text)
     return task["task"]
 
@@ -111,17 +151,25 @@ def run_lm_eval(loaded, config) -> list[dict]:
         from lm_eval.models.huggingface import HFLM
         from lm_eval.tasks import TaskManager
     except ImportError as error:
-        raise ValueError("lm_eval.enabled: lm-evaluation-harness is not installed; "
-                         "`pip install 'midtrain[lmeval]'` or set lm_eval.enabled: false") from error
-    lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=config.lm_eval.batch_size,
-              max_length=loaded.max_positions, device=str(loaded.device))
+        raise ValueError(
+            "lm_eval.enabled: lm-evaluation-harness is not installed; "
+            "`pip install 'midtrain[lmeval]'` or set lm_eval.enabled: false"
+        ) from error
+    lm = HFLM(
+        pretrained=loaded.model,
+        tokenizer=loaded.tokenizer,
+        batch_size=config.lm_eval.batch_size,
+        max_length=loaded.max_positions,
+        device=str(loaded.device),
+    )
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="midtrain-lmeval-") as task_dir:
         names = write_task_files(config, Path(task_dir))
         manager = TaskManager(include_path=task_dir)
         for name in names:  # one call per task: each has its own item limit
-            out = simple_evaluate(model=lm, tasks=[name], task_manager=manager, limit=_limit(config, name),
-                                  log_samples=False)
+            out = simple_evaluate(
+                model=lm, tasks=[name], task_manager=manager, limit=_limit(config, name), log_samples=False
+            )
             rows += results_to_rows(out["results"], out.get("n-samples", {}))
     return rows
 

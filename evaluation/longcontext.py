@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from evaluation.benchmarks.generate import greedy_generate_ids
 
-PASSKEY_INTRO = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
-                 "I will quiz you about the important information there.\n")
+PASSKEY_INTRO = (
+    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
+    "I will quiz you about the important information there.\n"
+)
 PASSKEY_FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 PASSKEY_NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key. "
 PASSKEY_QUESTION = "\nWhat is the pass key? The pass key is"
@@ -24,13 +26,37 @@ NEEDLE_INTRO = "Read the essay below and answer the question at the end.\n"
 NEEDLE_NEEDLE = "The special magic number for {city} is {key}. "
 NEEDLE_QUESTION = "\nWhat is the special magic number for {city}? The special magic number for {city} is"
 _CITIES = ["Lisbon", "Nairobi", "Osaka", "Quito", "Tallinn", "Hobart", "Tromso", "Cusco", "Dakar", "Perth"]
-_SUBJECTS = ["The committee", "A young painter", "The old sailor", "Our neighbour", "The small museum",
-             "The research team", "A quiet student", "The village baker"]
+_SUBJECTS = [
+    "The committee",
+    "A young painter",
+    "The old sailor",
+    "Our neighbour",
+    "The small museum",
+    "The research team",
+    "A quiet student",
+    "The village baker",
+]
 _VERBS = ["discussed", "remembered", "described", "studied", "planned", "questioned", "admired", "repaired"]
-_OBJECTS = ["the harbour at dawn", "a forgotten letter", "the price of grain", "the winter garden",
-            "an unfinished bridge", "the county archive", "a borrowed telescope", "the evening train"]
-_TAILS = ["before the rain.", "with great care.", "for most of the year.", "without a word.",
-          "as the town slept.", "in the spring.", "after the long meeting.", "once again."]
+_OBJECTS = [
+    "the harbour at dawn",
+    "a forgotten letter",
+    "the price of grain",
+    "the winter garden",
+    "an unfinished bridge",
+    "the county archive",
+    "a borrowed telescope",
+    "the evening train",
+]
+_TAILS = [
+    "before the rain.",
+    "with great care.",
+    "for most of the year.",
+    "without a word.",
+    "as the town slept.",
+    "in the spring.",
+    "after the long meeting.",
+    "once again.",
+]
 
 
 @dataclass
@@ -50,7 +76,10 @@ def _essay(rng: random.Random, min_chars: int) -> str:
     parts: list[str] = []
     size = 0
     while size < min_chars:
-        sentence = " ".join([rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS), rng.choice(_TAILS)]) + " "
+        sentence = (
+            " ".join([rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS), rng.choice(_TAILS)])
+            + " "
+        )
         parts.append(sentence)
         size += len(sentence)
     return "".join(parts)
@@ -64,15 +93,25 @@ def make_probe(tokenizer, kind: str, *, length: int, depth: float, rng: random.R
         filler_unit = _ids(tokenizer, PASSKEY_FILLER)
     elif kind == "needle":
         city = rng.choice(_CITIES)
-        intro, needle, question = NEEDLE_INTRO, NEEDLE_NEEDLE.format(city=city, key=key), NEEDLE_QUESTION.format(city=city)
+        intro, needle, question = (
+            NEEDLE_INTRO,
+            NEEDLE_NEEDLE.format(city=city, key=key),
+            NEEDLE_QUESTION.format(city=city),
+        )
         filler_unit = _ids(tokenizer, _essay(rng, min_chars=8 * length))  # ~>1 token/char/8: enough text
     else:
         raise ValueError(f"unknown probe {kind!r}; choose passkey or needle")
-    intro_ids, needle_ids, question_ids = _ids(tokenizer, intro), _ids(tokenizer, needle), _ids(tokenizer, question)
+    intro_ids, needle_ids, question_ids = (
+        _ids(tokenizer, intro),
+        _ids(tokenizer, needle),
+        _ids(tokenizer, question),
+    )
     haystack_len = length - len(intro_ids) - len(needle_ids) - len(question_ids)
     if haystack_len < 1:
-        raise ValueError(f"length {length} is too short for the {kind} probe (needs > "
-                         f"{length - haystack_len} tokens of intro, key and question)")
+        raise ValueError(
+            f"length {length} is too short for the {kind} probe (needs > "
+            f"{length - haystack_len} tokens of intro, key and question)"
+        )
     repeats = haystack_len // len(filler_unit) + 1
     haystack = (filler_unit * repeats)[:haystack_len]
     cut = round(depth * haystack_len)
@@ -95,29 +134,52 @@ def run_longcontext(loaded, config, *, batch_size: int = 4) -> tuple[list[dict],
     """Rows ``<probe>`` / ``accuracy@<length>@<depth>`` (+ overall ``accuracy``), samples, warnings."""
     rows, samples, warnings = [], [], []
     if loaded.max_positions is not None and max(config.lengths, default=0) > loaded.max_positions:
-        warnings.append(f"{loaded.label}: probe lengths above max_position_embeddings={loaded.max_positions} "
-                        "run anyway (RoPE extrapolation)")
+        warnings.append(
+            f"{loaded.label}: probe lengths above max_position_embeddings={loaded.max_positions} "
+            "run anyway (RoPE extrapolation)"
+        )
     for kind in config.probes:
         total = correct_total = 0
         for length in config.lengths:
             for depth in config.depths:
                 rng = random.Random(f"{config.seed}-{kind}-{length}-{depth}")
                 try:
-                    probes = [make_probe(loaded.tokenizer, kind, length=length, depth=depth, rng=rng)
-                              for _ in range(config.num_trials)]
+                    probes = [
+                        make_probe(loaded.tokenizer, kind, length=length, depth=depth, rng=rng)
+                        for _ in range(config.num_trials)
+                    ]
                 except ValueError as error:  # this tokenizer needs more tokens: skip the cell, say so
                     warnings.append(f"{loaded.label}: {error}; cell skipped")
                     continue
-                completions = greedy_generate_ids(loaded, [p.prompt_ids for p in probes], max_new_tokens=12,
-                                                  batch_size=batch_size, stop=["\n"])
+                completions = greedy_generate_ids(
+                    loaded,
+                    [p.prompt_ids for p in probes],
+                    max_new_tokens=12,
+                    batch_size=batch_size,
+                    stop=["\n"],
+                )
                 correct = 0
                 for probe, completion in zip(probes, completions, strict=True):
                     ok = is_correct(completion, probe.answer)
                     correct += ok
-                    samples.append({"probe": kind, "length": length, "depth": depth, "answer": probe.answer,
-                                    "completion": completion, "correct": ok})
-                rows.append({"task": kind, "metric": f"accuracy@{length}@{depth:g}",
-                             "value": correct / len(probes), "n": len(probes)})
+                    samples.append(
+                        {
+                            "probe": kind,
+                            "length": length,
+                            "depth": depth,
+                            "answer": probe.answer,
+                            "completion": completion,
+                            "correct": ok,
+                        }
+                    )
+                rows.append(
+                    {
+                        "task": kind,
+                        "metric": f"accuracy@{length}@{depth:g}",
+                        "value": correct / len(probes),
+                        "n": len(probes),
+                    }
+                )
                 total += len(probes)
                 correct_total += correct
         if total:

@@ -49,12 +49,18 @@ def scored_losses(model, batch: PackedBatch) -> tuple[torch.Tensor, torch.Tensor
         backbone, head = parts
         hidden = backbone(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
         hidden, gold = hidden[:, :-1][mask], targets[mask]
-        losses = torch.cat(
-            [
-                F.cross_entropy(head(hidden[i : i + _HEAD_CHUNK]).float(), gold[i : i + _HEAD_CHUNK], reduction="none")
-                for i in range(0, hidden.shape[0], _HEAD_CHUNK)
-            ]
-        ) if hidden.shape[0] else hidden.new_zeros(0, dtype=torch.float32)
+        losses = (
+            torch.cat(
+                [
+                    F.cross_entropy(
+                        head(hidden[i : i + _HEAD_CHUNK]).float(), gold[i : i + _HEAD_CHUNK], reduction="none"
+                    )
+                    for i in range(0, hidden.shape[0], _HEAD_CHUNK)
+                ]
+            )
+            if hidden.shape[0]
+            else hidden.new_zeros(0, dtype=torch.float32)
+        )
     full_mask = torch.zeros_like(batch.labels, dtype=torch.bool, device=device)
     full_mask[:, 1:] = mask
     return losses, full_mask

@@ -56,7 +56,9 @@ def pack_documents(
         yield ids, starts
 
 
-def window_tensors(ids: list[int], starts: list[int], *, seq_len: int, pad_id: int) -> tuple[torch.Tensor, ...]:
+def window_tensors(
+    ids: list[int], starts: list[int], *, seq_len: int, pad_id: int
+) -> tuple[torch.Tensor, ...]:
     """``input_ids``, ``labels``, ``position_ids`` for one window, right-padded to ``seq_len``."""
     n = len(ids)
     assert 0 < n <= seq_len

@@ -27,8 +27,10 @@ def plot_domain_losses(frame: pl.DataFrame, path: Path) -> Path | None:
     width = 0.8 / len(checkpoints)
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(domains) * max(1, len(checkpoints) / 2)), 3.6))
     for i, name in enumerate(checkpoints):
-        part = {r["task"].removeprefix("loss/"): r["value"]
-                for r in losses.filter(pl.col("checkpoint") == name).iter_rows(named=True)}
+        part = {
+            r["task"].removeprefix("loss/"): r["value"]
+            for r in losses.filter(pl.col("checkpoint") == name).iter_rows(named=True)
+        }
         xs = [j + (i - (len(checkpoints) - 1) / 2) * width for j in range(len(domains))]
         ax.bar(xs, [part.get(d, float("nan")) for d in domains], width=width, label=name)
     ax.set_xticks(range(len(domains)), domains)
@@ -51,8 +53,13 @@ def plot_gains_retention(summary: pl.DataFrame, threshold: float, path: Path) ->
     for r in summary.iter_rows(named=True):
         color = "tab:red" if r["forgetting"] else "tab:blue"
         ax.scatter(r["general_change"], r["target_gain"], color=color, s=40)
-        ax.annotate(r["checkpoint"], (r["general_change"], r["target_gain"]), fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            r["checkpoint"],
+            (r["general_change"], r["target_gain"]),
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     ax.axvline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"forgetting > {threshold:g}")
     ax.axvline(0, color="grey", linewidth=0.5)
     ax.axhline(0, color="grey", linewidth=0.5)
@@ -75,11 +82,18 @@ def plot_longcontext(frame: pl.DataFrame, probe: str, path: Path) -> Path | None
     checkpoints = list(dict.fromkeys(grid["checkpoint"]))
     lengths = sorted(set(grid["length"]))
     depths = sorted(set(grid["depth"]))
-    fig, axes = plt.subplots(1, len(checkpoints), figsize=(1.2 + 0.9 * len(lengths) * len(checkpoints) + 1, 0.5 * len(depths) + 1.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(checkpoints),
+        figsize=(1.2 + 0.9 * len(lengths) * len(checkpoints) + 1, 0.5 * len(depths) + 1.8),
+        squeeze=False,
+    )
     image = None
     for ax, name in zip(axes[0], checkpoints, strict=True):
-        cells = {(r["depth"], r["length"]): r["value"] for r in grid.filter(pl.col("checkpoint") == name).iter_rows(named=True)}
+        cells = {
+            (r["depth"], r["length"]): r["value"]
+            for r in grid.filter(pl.col("checkpoint") == name).iter_rows(named=True)
+        }
         data = [[cells.get((d, n), float("nan")) for n in lengths] for d in depths]
         image = ax.imshow(data, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
         for i, row in enumerate(data):

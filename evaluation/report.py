@@ -29,7 +29,9 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def pivot_metric(frame: pl.DataFrame, *, task_prefix: str, metric: str, checkpoints: list[str]) -> pl.DataFrame:
+def pivot_metric(
+    frame: pl.DataFrame, *, task_prefix: str, metric: str, checkpoints: list[str]
+) -> pl.DataFrame:
     """Tasks (rows) x checkpoints (columns) for one metric; empty frame when nothing matches."""
     part = frame.filter(pl.col("task").str.starts_with(task_prefix) & (pl.col("metric") == metric))
     if part.is_empty():
@@ -40,7 +42,8 @@ def pivot_metric(frame: pl.DataFrame, *, task_prefix: str, metric: str, checkpoi
 
 def benchmark_table(frame: pl.DataFrame, checkpoints: list[str]) -> pl.DataFrame:
     part = frame.filter(
-        pl.col("task").str.starts_with("gsm8k") | pl.col("task").str.starts_with("humaneval")
+        pl.col("task").str.starts_with("gsm8k")
+        | pl.col("task").str.starts_with("humaneval")
         | pl.col("task").str.starts_with("mc:")
         | pl.col("task").str.starts_with("lmeval:")
     ).filter(~pl.col("metric").str.starts_with("num_"))
@@ -72,20 +75,29 @@ def write_report(
         lines += ["", "## Held-out loss (nats/token, token-weighted)", "", markdown_table(losses)]
         ppl = pivot_metric(frame, task_prefix="loss/", metric="perplexity", checkpoints=names)
         lines += ["", "Perplexity:", "", markdown_table(ppl)]
-        tokens = frame.filter(pl.col("task").str.starts_with("loss/") & (pl.col("metric") == "loss")
-                              & (pl.col("checkpoint") == base)).select("task", pl.col("n").alias("tokens"))
+        tokens = frame.filter(
+            pl.col("task").str.starts_with("loss/")
+            & (pl.col("metric") == "loss")
+            & (pl.col("checkpoint") == base)
+        ).select("task", pl.col("n").alias("tokens"))
         lines += ["", "Tokens scored per domain:", "", markdown_table(tokens)]
         if (p := plot_domain_losses(frame, out_dir / "loss_per_domain.png")) is not None:
             plots.append(p)
             lines += ["", f"![held-out loss per domain]({p.name})"]
 
     if retention is not None and not retention.is_empty():
-        lines += ["", "## Gains vs retention (delta = loss - base loss; negative is a gain)", "",
-                  f"Forgetting is flagged when a general domain's loss rises by more than "
-                  f"{forgetting_threshold:g} nats/token.", "", markdown_table(retention)]
+        lines += [
+            "",
+            "## Gains vs retention (delta = loss - base loss; negative is a gain)",
+            "",
+            f"Forgetting is flagged when a general domain's loss rises by more than "
+            f"{forgetting_threshold:g} nats/token.",
+            "",
+            markdown_table(retention),
+        ]
         if summary is not None and not summary.is_empty():
             lines += ["", markdown_table(summary)]
-            if (p := plot_gains_retention(summary, forgetting_threshold, out_dir / "gains_vs_retention.png")):
+            if p := plot_gains_retention(summary, forgetting_threshold, out_dir / "gains_vs_retention.png"):
                 plots.append(p)
                 lines += ["", f"![gains vs retention]({p.name})"]
 
@@ -102,19 +114,33 @@ def write_report(
             part = grid.filter(pl.col("checkpoint") == name)
             if part.is_empty():
                 continue
-            wide = part.sort("length").pivot(on="length", index="depth", values="value",
-                                             aggregate_function="first").sort("depth")
+            wide = (
+                part.sort("length")
+                .pivot(on="length", index="depth", values="value", aggregate_function="first")
+                .sort("depth")
+            )
             wide = wide.rename({c: f"{c} tok" for c in wide.columns if c != "depth"})
             lines += [f"`{name}`:", "", markdown_table(wide), ""]
         if (p := plot_longcontext(frame, probe, out_dir / f"longcontext_{probe}.png")) is not None:
             plots.append(p)
             lines += [f"![{probe} accuracy grid]({p.name})"]
 
-    contamination = frame.filter(pl.col("task").str.starts_with("contamination/") & (pl.col("metric") == "share"))
+    contamination = frame.filter(
+        pl.col("task").str.starts_with("contamination/") & (pl.col("metric") == "share")
+    )
     if not contamination.is_empty():
-        lines += ["", "## Contamination (share of eval items with an n-gram found in curated data)", "",
-                  markdown_table(contamination.select(pl.col("task").str.strip_prefix("contamination/").alias("eval set"),
-                                                      pl.col("value").alias("share"), pl.col("n").alias("items")))]
+        lines += [
+            "",
+            "## Contamination (share of eval items with an n-gram found in curated data)",
+            "",
+            markdown_table(
+                contamination.select(
+                    pl.col("task").str.strip_prefix("contamination/").alias("eval set"),
+                    pl.col("value").alias("share"),
+                    pl.col("n").alias("items"),
+                )
+            ),
+        ]
 
     if failures:
         lines += ["", "## Failed items (first reasons)", ""]
@@ -130,8 +156,17 @@ def print_summary(frame: pl.DataFrame, *, checkpoints: list[str], files: list[Pa
     from rich.console import Console
     from rich.table import Table
 
-    main = {"loss": "loss", "gsm8k": "exact_match", "humaneval": "pass@1", "mc:": "acc", "passkey": "accuracy",
-            "needle": "accuracy", "gains_vs_retention": None, "contamination/": "share", "lmeval:": None}
+    main = {
+        "loss": "loss",
+        "gsm8k": "exact_match",
+        "humaneval": "pass@1",
+        "mc:": "acc",
+        "passkey": "accuracy",
+        "needle": "accuracy",
+        "gains_vs_retention": None,
+        "contamination/": "share",
+        "lmeval:": None,
+    }
     table = Table(title="midtrain eval")
     table.add_column("task")
     table.add_column("metric")
@@ -142,8 +177,12 @@ def print_summary(frame: pl.DataFrame, *, checkpoints: list[str], files: list[Pa
         prefix = next((p for p in main if task.startswith(p)), None)
         if prefix is None or (main[prefix] is not None and metric != main[prefix]):
             continue
-        values = {r["checkpoint"]: r["value"] for r in frame.filter(
-            (pl.col("task") == task) & (pl.col("metric") == metric)).iter_rows(named=True)}
+        values = {
+            r["checkpoint"]: r["value"]
+            for r in frame.filter((pl.col("task") == task) & (pl.col("metric") == metric)).iter_rows(
+                named=True
+            )
+        }
         table.add_row(task, metric, *[_fmt(values.get(name, values.get("data"))) for name in checkpoints])
     console = Console()
     console.print(table)

@@ -28,7 +28,9 @@ def gains_retention(
     if base not in losses["checkpoint"].to_list():
         raise ValueError(f"base checkpoint {base!r} has no held-out losses to compare against")
     roles = {**{d: "target" for d in target_domains}, **{d: "general" for d in general_domains}}
-    base_losses = losses.filter(pl.col("checkpoint") == base).select("domain", pl.col("loss").alias("base_loss"))
+    base_losses = losses.filter(pl.col("checkpoint") == base).select(
+        "domain", pl.col("loss").alias("base_loss")
+    )
     frame = (
         losses.filter((pl.col("checkpoint") != base) & pl.col("domain").is_in(list(roles)))
         .join(base_losses, on="domain", how="inner", maintain_order="left")
@@ -36,9 +38,7 @@ def gains_retention(
             role=pl.col("domain").replace_strict(roles, return_dtype=pl.String),
             delta=pl.col("loss") - pl.col("base_loss"),
         )
-        .with_columns(
-            forgetting=(pl.col("role") == "general") & (pl.col("delta") > forgetting_threshold)
-        )
+        .with_columns(forgetting=(pl.col("role") == "general") & (pl.col("delta") > forgetting_threshold))
     )
     return frame.select(RETENTION_COLUMNS)
 
@@ -60,8 +60,12 @@ def summarize(retention: pl.DataFrame, checkpoints: list[str]) -> pl.DataFrame:
                 "forgetting": bool(part["forgetting"].any()),
             }
         )
-    schema = {"checkpoint": pl.String, "target_gain": pl.Float64, "general_change": pl.Float64,
-              "forgetting": pl.Boolean}
+    schema = {
+        "checkpoint": pl.String,
+        "target_gain": pl.Float64,
+        "general_change": pl.Float64,
+        "forgetting": pl.Boolean,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -69,16 +73,44 @@ def retention_rows(retention: pl.DataFrame, summary: pl.DataFrame) -> list[dict]
     """Eval rows: ``delta/<domain>`` (delta_loss, forgetting) and ``gains_vs_retention`` summaries."""
     rows = []
     for r in retention.iter_rows(named=True):
-        rows.append({"checkpoint": r["checkpoint"], "task": f"delta/{r['domain']}", "metric": "delta_loss",
-                     "value": r["delta"], "n": None})
+        rows.append(
+            {
+                "checkpoint": r["checkpoint"],
+                "task": f"delta/{r['domain']}",
+                "metric": "delta_loss",
+                "value": r["delta"],
+                "n": None,
+            }
+        )
         if r["role"] == "general":
-            rows.append({"checkpoint": r["checkpoint"], "task": f"delta/{r['domain']}", "metric": "forgetting",
-                         "value": float(r["forgetting"]), "n": None})
+            rows.append(
+                {
+                    "checkpoint": r["checkpoint"],
+                    "task": f"delta/{r['domain']}",
+                    "metric": "forgetting",
+                    "value": float(r["forgetting"]),
+                    "n": None,
+                }
+            )
     for r in summary.iter_rows(named=True):
         for metric in ("target_gain", "general_change"):
             if r[metric] is not None:
-                rows.append({"checkpoint": r["checkpoint"], "task": "gains_vs_retention", "metric": metric,
-                             "value": r[metric], "n": None})
-        rows.append({"checkpoint": r["checkpoint"], "task": "gains_vs_retention", "metric": "forgetting",
-                     "value": float(r["forgetting"]), "n": None})
+                rows.append(
+                    {
+                        "checkpoint": r["checkpoint"],
+                        "task": "gains_vs_retention",
+                        "metric": metric,
+                        "value": r[metric],
+                        "n": None,
+                    }
+                )
+        rows.append(
+            {
+                "checkpoint": r["checkpoint"],
+                "task": "gains_vs_retention",
+                "metric": "forgetting",
+                "value": float(r["forgetting"]),
+                "n": None,
+            }
+        )
     return rows

@@ -23,7 +23,9 @@ from evaluation.schema import EVAL_COLUMNS
 logger = logging.getLogger(__name__)
 
 
-def _check_inputs(models: dict[str, Path], config: EvalConfig) -> tuple[str, dict | None, dict[Path, list[dict]]]:
+def _check_inputs(
+    models: dict[str, Path], config: EvalConfig
+) -> tuple[str, dict | None, dict[Path, list[dict]]]:
     if not models:
         raise ValueError("evaluate: no checkpoints given")
     for label, path in models.items():
@@ -75,7 +77,9 @@ def evaluate(models: dict[str, Path], config: EvalConfig, out_dir: str | Path) -
 
         files = [Path(p) for p in config.contamination.files] or list(records)
         if files:
-            found, _ = contamination_rows(files, records, config.contamination.curated_dir, n=config.contamination.n)
+            found, _ = contamination_rows(
+                files, records, config.contamination.curated_dir, n=config.contamination.n
+            )
             rows += found
 
     for label, path in models.items():
@@ -90,34 +94,59 @@ def evaluate(models: dict[str, Path], config: EvalConfig, out_dir: str | Path) -
     frame = _to_frame(rows)
     retention = summary = None
     if docs is not None:
-        retention = gains_retention(frame, base=base, target_domains=config.target_domains,
-                                    general_domains=config.general_domains,
-                                    forgetting_threshold=config.forgetting_threshold)
+        retention = gains_retention(
+            frame,
+            base=base,
+            target_domains=config.target_domains,
+            general_domains=config.general_domains,
+            forgetting_threshold=config.forgetting_threshold,
+        )
         summary = summarize(retention, list(models))
         frame = pl.concat([frame, _to_frame(retention_rows(retention, summary))])
     frame.write_parquet(out_dir / "eval.parquet")
-    write_report(frame, out_dir, checkpoints=models, base=base, retention=retention, summary=summary,
-                 forgetting_threshold=config.forgetting_threshold, failures=failures)
+    write_report(
+        frame,
+        out_dir,
+        checkpoints=models,
+        base=base,
+        retention=retention,
+        summary=summary,
+        forgetting_threshold=config.forgetting_threshold,
+        failures=failures,
+    )
     (out_dir / "eval_config.json").write_text(config.model_dump_json(indent=2))
     return frame
 
 
-def _run_checkpoint(loaded, config: EvalConfig, docs, out_dir: Path, failures: dict[str, list[str]]) -> list[dict]:
+def _run_checkpoint(
+    loaded, config: EvalConfig, docs, out_dir: Path, failures: dict[str, list[str]]
+) -> list[dict]:
     rows: list[dict] = []
     samples: dict[str, list[dict]] = {}
     if docs is not None:
         from evaluation.loss import domain_losses
 
-        rows += domain_losses(loaded.model, loaded.tokenizer, docs, eos_token_id=loaded.eos_token_id,
-                              pad_token_id=loaded.pad_token_id, seq_len=config.seq_len,
-                              batch_size=config.batch_size, max_tokens_per_domain=config.max_tokens_per_domain,
-                              label=loaded.label)
+        rows += domain_losses(
+            loaded.model,
+            loaded.tokenizer,
+            docs,
+            eos_token_id=loaded.eos_token_id,
+            pad_token_id=loaded.pad_token_id,
+            seq_len=config.seq_len,
+            batch_size=config.batch_size,
+            max_tokens_per_domain=config.max_tokens_per_domain,
+            label=loaded.label,
+        )
     if config.gsm8k.files:
         from evaluation.benchmarks.gsm8k import run_gsm8k
 
-        found, samples["gsm8k"] = run_gsm8k(loaded, config.gsm8k.files, limit=config.gsm8k.limit,
-                                            max_new_tokens=config.gsm8k.max_new_tokens,
-                                            batch_size=config.gsm8k.batch_size)
+        found, samples["gsm8k"] = run_gsm8k(
+            loaded,
+            config.gsm8k.files,
+            limit=config.gsm8k.limit,
+            max_new_tokens=config.gsm8k.max_new_tokens,
+            batch_size=config.gsm8k.batch_size,
+        )
         rows += found
     if config.humaneval.files:
         from evaluation.benchmarks.humaneval import run_humaneval
@@ -130,8 +159,9 @@ def _run_checkpoint(loaded, config: EvalConfig, docs, out_dir: Path, failures: d
     if config.mc.files:
         from evaluation.benchmarks.multiple_choice import run_multiple_choice
 
-        found, samples["mc"] = run_multiple_choice(loaded, config.mc.files, limit=config.mc.limit,
-                                                   batch_size=config.mc.batch_size)
+        found, samples["mc"] = run_multiple_choice(
+            loaded, config.mc.files, limit=config.mc.limit, batch_size=config.mc.batch_size
+        )
         rows += found
     if config.longcontext.lengths and config.longcontext.probes:
         from evaluation.longcontext import run_longcontext

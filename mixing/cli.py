@@ -14,15 +14,24 @@ def _print_summary(plan, report, files: list[Path]) -> None:
     from mixing.writer import summarize_plan
 
     summary = summarize_plan(plan)
-    domains = [c for c in summary.columns if c not in ("phase", "phase_name", "num_tokens", "phase_start_step", "phase_end_step", "max_epochs")]
+    domains = [
+        c
+        for c in summary.columns
+        if c not in ("phase", "phase_name", "num_tokens", "phase_start_step", "phase_end_step", "max_epochs")
+    ]
     table = Table(title="mixture plan: share of each phase per domain")
     for column in ["phase", "tokens", "steps", *domains, "max epochs"]:
         table.add_column(column, justify="left" if column == "phase" else "right")
     for row in summary.iter_rows(named=True):
-        steps = "-" if row["phase_start_step"] is None else f"{row['phase_start_step']}-{row['phase_end_step']}"
+        steps = (
+            "-" if row["phase_start_step"] is None else f"{row['phase_start_step']}-{row['phase_end_step']}"
+        )
         table.add_row(
-            f"{row['phase']} {row['phase_name']}", f"{row['num_tokens']:,}", steps,
-            *[f"{row[d]:.3f}" for d in domains], f"{row['max_epochs']:.2f}",
+            f"{row['phase']} {row['phase_name']}",
+            f"{row['num_tokens']:,}",
+            steps,
+            *[f"{row[d]:.3f}" for d in domains],
+            f"{row['max_epochs']:.2f}",
         )
     console = Console()
     console.print(table)

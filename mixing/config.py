@@ -67,7 +67,9 @@ class PhaseConfig(_Model):
         description="0: jump to this mixture; R > 0: split the phase into R equal sub-phases whose "
         "shares move linearly from the previous phase's mixture to this one (r/R for r = 1..R)",
     )
-    seq_len: int | None = Field(None, gt=0, description="sequence length in this phase; default: MixConfig.seq_len")
+    seq_len: int | None = Field(
+        None, gt=0, description="sequence length in this phase; default: MixConfig.seq_len"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PhaseConfig:
@@ -75,7 +77,10 @@ class PhaseConfig(_Model):
             raise ValueError(f"phase {self.name!r}: give exactly one of tokens or fraction")
         _check_targets(self.domain_targets, f"phase {self.name!r} domain_targets")
         _check_targets(self.source_targets, f"phase {self.name!r} source_targets")
-        for key, targets in (("domain_targets", self.domain_targets), ("source_targets", self.source_targets)):
+        for key, targets in (
+            ("domain_targets", self.domain_targets),
+            ("source_targets", self.source_targets),
+        ):
             if targets is None or (key == "source_targets" and self.domain_targets is not None):
                 continue
             total = sum(targets.values())
@@ -109,7 +114,9 @@ class MixConfig(_Model):
     """A whole mixture plan: phases, constraints, curriculum and rounding units."""
 
     total_tokens: int | None = Field(None, gt=0, description="training tokens over all phases")
-    seq_len: int = Field(2048, gt=0, description="tokens per sequence (per-phase override: PhaseConfig.seq_len)")
+    seq_len: int = Field(
+        2048, gt=0, description="tokens per sequence (per-phase override: PhaseConfig.seq_len)"
+    )
     tokens_per_step: int | None = Field(
         None,
         gt=0,
@@ -124,7 +131,9 @@ class MixConfig(_Model):
         0.0, ge=0.0, le=1.0, description="hard floor on the general domains' share in EVERY phase"
     )
     max_epochs: float = Field(
-        RECOMMENDED_MAX_EPOCHS, gt=0.0, description="cap on cumulative epochs over any source (warning above 4)"
+        RECOMMENDED_MAX_EPOCHS,
+        gt=0.0,
+        description="cap on cumulative epochs over any source (warning above 4)",
     )
     source_max_epochs: dict[str, float] = Field(
         default_factory=dict, description="per-source epoch caps overriding max_epochs"
@@ -135,7 +144,8 @@ class MixConfig(_Model):
     )
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     resolve: Literal["error", "auto"] = Field(
-        "error", description="infeasible plan: 'error' names the constraint; 'auto' re-solves and lists changes"
+        "error",
+        description="infeasible plan: 'error' names the constraint; 'auto' re-solves and lists changes",
     )
     seed: int = Field(0, description="data-order seed written to the plan's seed column")
 

@@ -10,7 +10,8 @@ blocks, starts every block a few steps early (``_WARMUP``) from the largest-rema
 w * i, and advances all blocks together, one numpy step per sample of a block. A block is then
 *verified*: its counts at its first sample must equal the exact counts at the end of the block
 before it (block 0 starts exactly at 0), which makes the whole block exact by induction. A block
-that fails is re-run from the exact counts (rare; the result is exact either way).
+that fails is re-run from the exact counts (a few per cent of blocks, all re-run together; the
+result is exact either way).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 _WARMUP = 64  # steps a speculative block runs before its first sample
-_CELLS_PER_STEP = 1 << 16  # blocks x sources advanced per numpy step (fits in cache)
+_CELLS_PER_STEP = 1 << 15  # blocks x sources advanced per numpy step (fits in cache)
 
 
 def _check_weights(weights, num_samples: int) -> np.ndarray:
@@ -58,24 +59,46 @@ def _index_dtype(num_sources: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
-def _advance(w: np.ndarray, first_sample: np.ndarray, counts: np.ndarray, num_steps: int, picks: np.ndarray) -> None:
-    """Run the greedy rule ``num_steps`` times for every row (a block) in lockstep.
+def _advance(
+    w: np.ndarray, first_sample: np.ndarray, counts: np.ndarray, num_steps: int, picks: np.ndarray
+) -> None:
+    """Run the greedy rule ``num_steps`` times for every column (a block) in lockstep.
 
-    ``first_sample[m]``: index i of row m's first step; ``counts`` (float64 [M, K], updated in
-    place): counts before it. ``picks[m, t]`` receives the source of step t.
+    ``first_sample[m]``: index i of block m's first step; ``counts`` (float64 [K, M], updated in
+    place): counts before it. ``picks[t, m]`` receives the source of step t of block m.
     """
-    num_rows, num_sources = counts.shape
-    rows = np.arange(num_rows)
+    num_sources, num_rows = counts.shape
     errors = np.empty_like(counts)
+    best = np.empty(num_rows, dtype=np.float64)
+    is_best = np.empty_like(counts)  # 0.0 / 1.0, float so the sums below need no cast
     scale = np.empty(num_rows, dtype=np.float64)
+    # With <= 52 sources the winners are read off one dot product with powers of two: a power of
+    # two means a single maximum (its exponent is the source); anything else is a tie.
+    codes = np.exp2(np.arange(num_sources, dtype=np.float64)) if num_sources <= 52 else None
+    code = np.empty(num_rows, dtype=np.float64)
+    columns = np.arange(num_rows)
     for t in range(num_steps):
         np.maximum(first_sample + t, 1, out=scale)
         # The same two float64 roundings as the loop: w_k * scale, then - count_k.
-        np.multiply(w[None, :], scale[:, None], out=errors)
+        np.multiply(w[:, None], scale[None, :], out=errors)
         np.subtract(errors, counts, out=errors)
-        chosen = errors.argmax(axis=1)  # first maximum: ties go to the lowest k
-        counts[rows, chosen] += 1.0
-        picks[:, t] = chosen
+        if codes is None:
+            chosen = errors.argmax(axis=0)  # first maximum: ties go to the lowest k
+            counts[chosen, columns] += 1.0
+            picks[t] = chosen
+            continue
+        np.max(errors, axis=0, out=best)
+        np.equal(errors, best[None, :], out=is_best, casting="unsafe")
+        np.dot(codes, is_best, out=code)
+        mantissa, exponent = np.frexp(code)
+        ties = np.flatnonzero(mantissa != 0.5)
+        if len(ties):  # keep only the lowest tied source, as argmax does
+            first = is_best[:, ties].argmax(axis=0)
+            is_best[:, ties] = 0.0
+            is_best[first, ties] = 1.0
+            exponent[ties] = first + 1
+        np.add(counts, is_best, out=counts)
+        np.subtract(exponent, 1, out=picks[t], casting="unsafe")
 
 
 def _rounded_counts(w: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -85,7 +108,7 @@ def _rounded_counts(w: np.ndarray, samples: np.ndarray) -> np.ndarray:
     leftover = (samples - counts.sum(axis=1)).astype(np.int64)
     ranks = np.argsort(np.argsort(-(quotas - counts), axis=1, kind="stable"), axis=1, kind="stable")
     counts += ranks < leftover[:, None]
-    return counts
+    return np.ascontiguousarray(counts.T)  # [K, M]
 
 
 def greedy_blend_order(weights, num_samples: int) -> np.ndarray:
@@ -106,21 +129,25 @@ def greedy_blend_order(weights, num_samples: int) -> np.ndarray:
     starts = np.arange(num_blocks, dtype=np.int64) * block
     first = np.maximum(starts - _WARMUP, 0)
     counts = _rounded_counts(w, first)
-    counts[0] = 0.0
-    warm = np.zeros((num_blocks, _WARMUP), dtype=dtype)
+    counts[:, 0] = 0.0
     if num_blocks > 1:
-        _advance(w[:], first[1:], counts[1:], _WARMUP, warm[1:])
+        warm = np.empty((_WARMUP, num_blocks - 1), dtype=dtype)
+        rest = np.ascontiguousarray(counts[:, 1:])
+        _advance(w, first[1:], rest, _WARMUP, warm)
+        counts[:, 1:] = rest
     at_start = counts.copy()  # counts at each block's first sample (block 0: exact zeros)
-    picks = np.empty((num_blocks, block), dtype=dtype)
+    picks = np.empty((block, num_blocks), dtype=dtype)  # [step, block]: contiguous writes
     _advance(w, starts, counts, block, picks)
-    # Verify block by block; re-run a block whose start differs from the exact end before it.
-    if np.array_equal(at_start[1:], counts[:-1]):
-        return picks.reshape(-1)[:num_samples]
-    exact_end = counts[0].copy()
-    for b in range(1, num_blocks):
-        if not np.array_equal(at_start[b], exact_end):
-            redo = exact_end[None, :].copy()
-            _advance(w, starts[b : b + 1], redo, block, picks[b : b + 1])
-            counts[b] = redo[0]
-        exact_end = counts[b].copy()
-    return picks.reshape(-1)[:num_samples]
+    # Verify: a block is exact when it started from the exact end of the block before it (block 0
+    # starts exactly). Blocks that did not are re-run together from their predecessor's end, until
+    # every start matches; then all blocks are exact by induction.
+    while True:
+        bad = 1 + np.flatnonzero((at_start[:, 1:] != counts[:, :-1]).any(axis=0))
+        if not len(bad):
+            return np.ascontiguousarray(picks.T).reshape(-1)[:num_samples]
+        redo = np.ascontiguousarray(counts[:, bad - 1])
+        at_start[:, bad] = redo
+        redo_picks = np.empty((block, len(bad)), dtype=dtype)
+        _advance(w, starts[bad], redo, block, redo_picks)
+        counts[:, bad] = redo
+        picks[:, bad] = redo_picks

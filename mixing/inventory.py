@@ -31,7 +31,9 @@ def check_mix_inventory(inventory: pl.DataFrame, *, where: str | Path = "invento
     where = str(where)
     if not isinstance(inventory, pl.DataFrame):
         raise ValueError(f"{where}: expected a polars DataFrame, got {type(inventory).__name__}")
-    frame = inventory.rename({a: c for a, c in _ALIASES.items() if a in inventory.columns and c not in inventory.columns})
+    frame = inventory.rename(
+        {a: c for a, c in _ALIASES.items() if a in inventory.columns and c not in inventory.columns}
+    )
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -63,7 +65,7 @@ def check_mix_inventory(inventory: pl.DataFrame, *, where: str | Path = "invento
         pl.col("mean_quality").cast(pl.Float64),
         pl.col("mean_difficulty").cast(pl.Float64),
     )
-    duplicated = view["source"].is_duplicated()
+    duplicated = ~view["source"].is_first_distinct()
     if duplicated.any():
         raise _row_error(view, duplicated, "source", "must be unique (one row per source)", where)
     quality = view["mean_quality"]

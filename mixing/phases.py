@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from mixing.apportion import largest_remainder
 from mixing.config import MixConfig, PhaseConfig
-
-import numpy as np
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def _check_config_against(inv: pl.DataFrame, config: MixConfig) -> None:
             raise ValueError(f"source_max_epochs.{key}: unknown source")
 
 
-def plan_mixture_report(inventory: pl.DataFrame, config: MixConfig, *, where: str = "inventory") -> PlanReport:
+def plan_mixture_report(
+    inventory: pl.DataFrame, config: MixConfig, *, where: str = "inventory"
+) -> PlanReport:
     """Plan a mixture and report the changes and warnings made on the way."""
     inv = check_mix_inventory(inventory, where=where)
     _check_config_against(inv, config)
@@ -76,14 +78,17 @@ def plan_mixture_report(inventory: pl.DataFrame, config: MixConfig, *, where: st
     tier = inv[tier_column] if tier_column else pl.Series([None] * inv.height, dtype=pl.Float64)
 
     drawn = np.zeros(inv.height, dtype=np.int64)
-    previous: np.ndarray | None = None
+    previous: np.ndarray | None = None  # realised shares of the last (sub-)phase
+    ramp_from: np.ndarray | None = None  # shares of the phase before the current ramp
     frames = []
-    for spec in specs:
+    for position, spec in enumerate(specs):
+        if position == 0 or spec.config is not specs[position - 1].config:
+            ramp_from = previous
         capacity = np.clip(max_epochs * sizes - drawn, 0.0, None)
         desired = desired_shares(spec.config, inv, capacity_tokens=capacity, budget_tokens=spec.num_tokens)
         if spec.ramp_alpha is not None:
-            assert previous is not None, "a ramp needs a previous phase (checked in phase_specs)"
-            desired = (1.0 - spec.ramp_alpha) * previous + spec.ramp_alpha * desired
+            assert ramp_from is not None, "a ramp needs a previous phase (checked in phase_specs)"
+            desired = (1.0 - spec.ramp_alpha) * ramp_from + spec.ramp_alpha * desired
         problem = PhaseProblem(
             name=spec.name,
             sources=sources,
@@ -119,7 +124,9 @@ def plan_mixture_report(inventory: pl.DataFrame, config: MixConfig, *, where: st
     return report
 
 
-def _phase_frame(spec, config, inv, tier, order, num_sequences, desired, drawn, sizes, problem) -> pl.DataFrame:
+def _phase_frame(
+    spec, config, inv, tier, order, num_sequences, desired, drawn, sizes, problem
+) -> pl.DataFrame:
     num_tokens = num_sequences * spec.seq_len
     end_token = spec.start_token + spec.num_tokens
     step = config.tokens_per_step
@@ -156,7 +163,9 @@ def _phase_frame(spec, config, inv, tier, order, num_sequences, desired, drawn, 
             "seq_len": np.full(n, spec.seq_len, dtype=np.int64),
             # Extra audit columns (see mixing/schema.py).
             "target_share": desired,
-            "constraint": pl.Series(np.where(moved, constraint, None), dtype=pl.String),
+            "constraint": pl.Series(constraint.astype(str)).zip_with(
+                pl.Series(moved), pl.Series([None] * n, dtype=pl.String)
+            ),
             "unique_tokens": sizes.astype(np.int64),
             "tier": tier,
             "seed": np.full(n, config.seed, dtype=np.int64),

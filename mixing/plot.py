@@ -18,7 +18,12 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
     per_phase = (
         plan.group_by(["phase", "domain"])
         .agg(pl.col("share").sum(), pl.col("phase_start_token").first(), pl.col("phase_end_token").first())
-        .pivot(on="domain", index=["phase", "phase_start_token", "phase_end_token"], values="share", sort_columns=True)
+        .pivot(
+            on="domain",
+            index=["phase", "phase_start_token", "phase_end_token"],
+            values="share",
+            sort_columns=True,
+        )
         .with_columns(pl.exclude("phase", "phase_start_token", "phase_end_token").fill_null(0.0))
         .sort("phase")
     )
@@ -26,7 +31,9 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
     # Each phase contributes its start and end, so the areas are flat within a phase.
     x = np.repeat(per_phase["phase_start_token"].to_numpy(), 2).astype(np.float64)
     x[1::2] = per_phase["phase_end_token"].to_numpy()
-    scale, unit = next(((s, u) for s, u in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")) if x.max() >= s), (1, ""))
+    scale, unit = next(
+        ((s, u) for s, u in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")) if x.max() >= s), (1, "")
+    )
     ys = [np.repeat(per_phase[d].to_numpy(), 2) for d in domains]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.stackplot(x / scale, ys, labels=domains, alpha=0.85)
@@ -35,7 +42,15 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
     for start, name in zip(starts, names, strict=True):
         ax.axvline(start, color="black", linewidth=0.6)
         if len(names) <= 12:
-            ax.text(start, 1.01, f" {name}", rotation=30, fontsize=7, va="bottom", transform=ax.get_xaxis_transform())
+            ax.text(
+                start,
+                1.01,
+                f" {name}",
+                rotation=30,
+                fontsize=7,
+                va="bottom",
+                transform=ax.get_xaxis_transform(),
+            )
     if min_general_share > 0:
         ax.axhline(min_general_share, color="black", linestyle="--", linewidth=1, label="general floor")
     ax.set_xlim(x.min() / scale, x.max() / scale)

@@ -9,7 +9,37 @@ from the source so far. ``order`` is the curriculum position of the source insid
 (0 first); a loader that follows the curriculum streams sources in this order within each phase,
 otherwise it interleaves them by the greedy blending order over ``share``.
 
-The plan's metadata (the inputs that made it: resolved mix config, inventory hash) is stored in
+Every (phase, source) pair has a row, also those drawing 0 tokens in the phase (so cumulative
+``epochs`` can be audited); a loader skips rows with ``num_sequences == 0``. A ramp between two
+phases is expanded into sub-phases named ``<phase>:ramp<r>/<R>``; ``phase`` counts the expanded
+phases. Token and step ranges are half-open: ``[phase_start_token, phase_end_token)``. Step columns
+are null when the config has no ``tokens_per_step``.
+
+Extra columns (after ``PLAN_COLUMNS``; readers must not require them):
+``target_share`` (the share the phase asked for before constraints and rounding), ``constraint``
+(null, or why ``share`` moved from ``target_share`` by a sequence or more: ``max_epochs``,
+``max_source_share``, ``min_general_share``, ``min_source_tokens``, ``rebalanced``),
+``unique_tokens`` (the inventory's ``num_tokens`` of the source), ``tier`` (the curriculum key
+value: mean difficulty or quality; null when none) and ``seed`` (the data-order seed; soup plans
+differ only in it).
+
+Greedy blending order (for a loader that interleaves sources within a phase instead of streaming
+them in ``order``). With the phase's rows in ``order`` and ``w = share`` (float64, as stored),
+sample ``i = 0, 1, ...`` of the phase is drawn from row::
+
+    k(i) = argmax_k ( w[k] * float(max(i, 1)) - count[k] )   then count[k(i)] += 1
+
+computed in float64 exactly as written (one multiply then one subtract, no fused multiply-add),
+``count`` starting at 0, ties going to the LOWEST k (the first maximum, as ``numpy.argmax``).
+W=[0.5, 0.3, 0.2] over 10 samples gives [0, 1, 2, 0, 1, 0, 2, 0, 1, 0]. The realised count of
+each row stays within one sample of ``w[k] * i``. Drop rows with ``num_sequences == 0`` first (a
+zero weight can win a tie at error 0). Over the phase's ``N = sum(num_sequences)`` samples the
+greedy counts may differ from ``num_sequences`` by one; ``num_sequences`` is the planned total.
+``mixing.greedy_blend_order(weights, n)`` is
+the vectorised implementation; ``greedy_blend_order_loop`` the plain loop it matches exactly.
+
+The plan's metadata (the inputs that made it: resolved mix config, inventory digest, versions,
+git commit, every change a ``resolve: auto`` re-solve made, warnings) is stored in
 ``DIR/plan.json`` beside it. ``DIR/plan.png`` draws the shares per domain over training.
 """
 
@@ -39,6 +69,7 @@ PLAN_COLUMNS: dict[str, pl.DataType] = {
 
 
 def check_plan(frame: pl.DataFrame, *, where: str | Path = "plan") -> pl.DataFrame:
+    """Return ``frame`` with the required columns cast to their dtypes, or raise naming the missing ones."""
     missing = [c for c in PLAN_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(

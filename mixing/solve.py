@@ -148,7 +148,9 @@ def _check_caps(p: PhaseProblem, desired: np.ndarray) -> None:
     raise ValueError(f"phase {p.name!r}: " + "; ".join(lines) + more + "; or set resolve: auto")
 
 
-def _fill_group(p: PhaseProblem, members: np.ndarray, desired: np.ndarray, budget: float, alloc: np.ndarray) -> None:
+def _fill_group(
+    p: PhaseProblem, members: np.ndarray, desired: np.ndarray, budget: float, alloc: np.ndarray
+) -> None:
     """Two-level water-fill of ``budget`` over the sources in ``members`` (domains, then sources)."""
     if budget <= _EPS:
         return

@@ -24,7 +24,9 @@ def check_phase_keys(phase: PhaseConfig, index: int, *, sources: set[str], domai
     where = f"phases[{index}] ({phase.name!r})"
     for key in sorted(phase.domain_targets or {}):
         if key not in domains:
-            raise ValueError(f"{where}.domain_targets.{key}: unknown domain; the inventory has {sorted(domains)}")
+            raise ValueError(
+                f"{where}.domain_targets.{key}: unknown domain; the inventory has {sorted(domains)}"
+            )
     for key in sorted(phase.source_targets or {}):
         if key not in sources:
             shown = sorted(sources)[:10]
@@ -43,20 +45,26 @@ def _units(inv: pl.DataFrame, capacity_tokens: np.ndarray) -> pl.DataFrame:
 
 
 def _domain_units(units: pl.DataFrame, domain: np.ndarray, domain_names: list[str]) -> pl.DataFrame:
-    frame = units.with_columns(pl.Series("domain", domain)).group_by("domain", maintain_order=True).agg(
-        pl.col("num_tokens").sum(),
-        pl.col("capacity_tokens").sum(),
-        # token-weighted mean quality; null when any source lacks it
-        ((pl.col("mean_quality") * pl.col("num_tokens")).sum() / pl.col("num_tokens").sum())
-        .alias("mean_quality")
-        .cast(pl.Float64),
-        pl.col("mean_quality").null_count().alias("_nulls"),
+    frame = (
+        units.with_columns(pl.Series("domain", domain))
+        .group_by("domain", maintain_order=True)
+        .agg(
+            pl.col("num_tokens").sum(),
+            pl.col("capacity_tokens").sum(),
+            # token-weighted mean quality; null when any source lacks it
+            ((pl.col("mean_quality") * pl.col("num_tokens")).sum() / pl.col("num_tokens").sum())
+            .alias("mean_quality")
+            .cast(pl.Float64),
+            pl.col("mean_quality").null_count().alias("_nulls"),
+        )
     )
     frame = frame.with_columns(
         pl.when(pl.col("_nulls") > 0).then(None).otherwise(pl.col("mean_quality")).alias("mean_quality")
     ).drop("_nulls")
     order = {name: i for i, name in enumerate(domain_names)}
-    return frame.sort(pl.col("domain").replace_strict(order, return_dtype=pl.Int64)).rename({"domain": "name"})
+    return frame.sort(pl.col("domain").replace_strict(order, return_dtype=pl.Int64)).rename(
+        {"domain": "name"}
+    )
 
 
 def desired_shares(

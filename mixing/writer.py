@@ -67,12 +67,18 @@ def _git_commit() -> str | None:
 
 
 def plan_metadata(
-    plan: pl.DataFrame, *, config: MixConfig, inventory: pl.DataFrame | None = None,
-    changes: list[str] | None = None, warnings: list[str] | None = None,
+    plan: pl.DataFrame,
+    *,
+    config: MixConfig,
+    inventory: pl.DataFrame | None = None,
+    changes: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict:
-    used = plan.filter(pl.col("phase") == 0).select("source", "domain", "unique_tokens", "tier") if (
-        "unique_tokens" in plan.columns and "tier" in plan.columns
-    ) else plan.select("source", "domain").unique()
+    used = (
+        plan.filter(pl.col("phase") == 0).select("source", "domain", "unique_tokens", "tier")
+        if ("unique_tokens" in plan.columns and "tier" in plan.columns)
+        else plan.select("source", "domain").unique()
+    )
     if changes is None and "constraint" in plan.columns:
         moved = plan.filter(pl.col("constraint").is_not_null())
         changes = [
@@ -87,7 +93,9 @@ def plan_metadata(
         "schema": "midtrain.plan/1",
         "config": config.model_dump(mode="json"),
         "inventory_digest": inventory_digest(inventory if inventory is not None else used),
-        "inventory_digest_of": "inventory" if inventory is not None else "plan columns source, domain, unique_tokens, tier",
+        "inventory_digest_of": "inventory"
+        if inventory is not None
+        else "plan columns source, domain, unique_tokens, tier",
         "num_phases": int(plan["phase"].n_unique()),
         "num_sources": int(plan["source"].n_unique()),
         "num_tokens": int(plan["num_tokens"].sum()),
@@ -99,8 +107,14 @@ def plan_metadata(
 
 
 def write_plan(
-    plan: pl.DataFrame, out_dir: str | Path, *, config: MixConfig, inventory: pl.DataFrame | None = None,
-    changes: list[str] | None = None, warnings: list[str] | None = None, plot: bool = True,
+    plan: pl.DataFrame,
+    out_dir: str | Path,
+    *,
+    config: MixConfig,
+    inventory: pl.DataFrame | None = None,
+    changes: list[str] | None = None,
+    warnings: list[str] | None = None,
+    plot: bool = True,
 ) -> Path:
     """Write ``out_dir/plan.parquet``, ``plan.json`` and ``plan.png``; return the parquet path."""
     check_plan(plan)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import torch
-
 
 def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
     """Average the weights of `paths` (HF save_pretrained folders of one architecture) into `out`.
@@ -29,10 +27,14 @@ def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
         other = AutoModelForCausalLM.from_pretrained(p, dtype="auto").state_dict()
         if other.keys() != total.keys():
             diff = sorted(set(other) ^ set(total))[:5]
-            raise ValueError(f"{p}: weights differ in names from {paths[0]} (e.g. {diff}); same architecture needed")
+            raise ValueError(
+                f"{p}: weights differ in names from {paths[0]} (e.g. {diff}); same architecture needed"
+            )
         for k, v in other.items():
             if v.shape != total[k].shape:
-                raise ValueError(f"{p}: {k} has shape {tuple(v.shape)}, {paths[0]} has {tuple(total[k].shape)}")
+                raise ValueError(
+                    f"{p}: {k} has shape {tuple(v.shape)}, {paths[0]} has {tuple(total[k].shape)}"
+                )
             total[k] += v.double()
     model.load_state_dict({k: (v / len(paths)).to(reference[k].dtype) for k, v in total.items()})
     out = Path(out)

@@ -28,7 +28,7 @@ def train_command(
     table = Table(title="midtrain train")
     table.add_column("key")
     table.add_column("value")
-    lines = [l for l in result.metrics_path.read_text().splitlines() if l.strip()]
+    lines = [line for line in result.metrics_path.read_text().splitlines() if line.strip()]
     if lines:
         import json
 
@@ -36,9 +36,18 @@ def train_command(
         for key in ("step", "tokens", "loss", "lr", "tokens_per_s", "mfu"):
             table.add_row(key, f"{last[key]:.4g}" if isinstance(last[key], float) else str(last[key]))
     Console().print(table)
-    files = [result.metrics_path, result.run_dir / "config.json", result.run_dir / "loss.png", result.run_dir / "lr.png",
-             result.run_dir / "schedule.png", result.run_dir / "checkpoints", result.final_hf_dir]
-    Console().print("files written:\n" + "\n".join(f"  {f}" for f in files if f is not None and Path(f).exists()))
+    files = [
+        result.metrics_path,
+        result.run_dir / "config.json",
+        result.run_dir / "loss.png",
+        result.run_dir / "lr.png",
+        result.run_dir / "schedule.png",
+        result.run_dir / "checkpoints",
+        result.final_hf_dir,
+    ]
+    Console().print(
+        "files written:\n" + "\n".join(f"  {f}" for f in files if f is not None and Path(f).exists())
+    )
 
 
 def average_command(

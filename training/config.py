@@ -94,6 +94,9 @@ class CheckpointConfig(_Strict):
 class ParallelConfig(_Strict):
     activation_checkpointing: bool = Field(False, description="recompute each block in backward")
     compile: bool = Field(False, description="torch.compile each decoder block")
+    fsdp_per_block: bool | None = Field(
+        None, description="fully_shard each decoder block (then the root); default: True unless single rank"
+    )
     reshard_after_forward: bool | None = Field(
         None, description="FSDP2 reshard after forward; default: True unless single rank"
     )
@@ -137,4 +140,4 @@ class TrainConfig(_Strict):
             return cls.model_validate(data)
         except ValidationError as err:
             lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
-            raise ValueError(f"{path}: invalid train config\n  " + "\n  ".join(lines)) from None
+            raise ValueError(f"{path}: invalid train config: " + "; ".join(lines)) from None

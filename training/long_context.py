@@ -27,7 +27,10 @@ def apply_rope(hf_config: PretrainedConfig, rope: RopeConfig) -> PretrainedConfi
     """Write the RoPE change into hf_config in place (and raise max_position_embeddings)."""
     old = _rope_params(hf_config)
     original_max = rope.original_max_position_embeddings or hf_config.max_position_embeddings
-    params: dict[str, Any] = {"rope_type": rope.rope_type, "rope_theta": rope.rope_theta or old.get("rope_theta")}
+    params: dict[str, Any] = {
+        "rope_type": rope.rope_type,
+        "rope_theta": rope.rope_theta or old.get("rope_theta"),
+    }
     if rope.rope_type != "default":
         if rope.factor is None:
             raise ValueError(f"model.rope.factor: rope_type={rope.rope_type!r} needs a factor")

@@ -36,7 +36,9 @@ def resolve_model_config(cfg: ModelConfig, *, vocab_size: int) -> PretrainedConf
     if cfg.init_from:
         path = Path(cfg.init_from)
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"model.init_from: {path} has no config.json (expected a save_pretrained folder)")
+            raise FileNotFoundError(
+                f"model.init_from: {path} has no config.json (expected a save_pretrained folder)"
+            )
         hf_config = AutoConfig.from_pretrained(path)
     elif cfg.config_from:
         path = Path(cfg.config_from)
@@ -77,7 +79,9 @@ def decoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
                 break
         if isinstance(module, torch.nn.ModuleList):
             return list(module)
-    raise ValueError(f"{type(model).__name__}: cannot find its decoder blocks (tried model.layers, transformer.h)")
+    raise ValueError(
+        f"{type(model).__name__}: cannot find its decoder blocks (tried model.layers, transformer.h)"
+    )
 
 
 def count_params(model: torch.nn.Module, *, exclude_embeddings: bool = False) -> int:

@@ -63,19 +63,33 @@ def run_gsm8k(loaded, files: list[Path], *, limit: int | None, max_new_tokens: i
     for path in files:
         records = read_evalset(path, "gsm8k", limit=limit)
         check_references(records, path)
-        completions = greedy_generate(loaded, [build_prompt(r["question"]) for r in records],
-                                      max_new_tokens=max_new_tokens, batch_size=batch_size, stop=STOP)
+        completions = greedy_generate(
+            loaded,
+            [build_prompt(r["question"]) for r in records],
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            stop=STOP,
+        )
         strict = flexible = 0
         for record, completion in zip(records, completions, strict=True):
             ok = is_exact_match(completion, record["answer"])
             ok_flex = is_exact_match(completion, record["answer"], flexible=True)
             strict += ok
             flexible += ok_flex
-            samples.append({"file": str(path), "line": record["_line"], "completion": completion,
-                            "gold": extract_answer(record["answer"]), "exact_match": ok,
-                            "exact_match_flexible": ok_flex})
+            samples.append(
+                {
+                    "file": str(path),
+                    "line": record["_line"],
+                    "completion": completion,
+                    "gold": extract_answer(record["answer"]),
+                    "exact_match": ok,
+                    "exact_match_flexible": ok_flex,
+                }
+            )
         task = "gsm8k" if len(files) == 1 else f"gsm8k:{evalset_name(path)}"
         n = len(records)
-        rows += [{"task": task, "metric": "exact_match", "value": strict / n, "n": n},
-                 {"task": task, "metric": "exact_match_flexible", "value": flexible / n, "n": n}]
+        rows += [
+            {"task": task, "metric": "exact_match", "value": strict / n, "n": n},
+            {"task": task, "metric": "exact_match_flexible", "value": flexible / n, "n": n},
+        ]
     return rows, samples

@@ -28,8 +28,11 @@ def check_items(
     """Run every (record, completion) program; threads only wait on the subprocesses."""
     programs = [build_program(r, c) for r, c in zip(records, completions, strict=True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: run_program(p, timeout_s=timeout_s, memory_mb=memory_mb, cpu_s=cpu_s),
-                             programs))
+        return list(
+            pool.map(
+                lambda p: run_program(p, timeout_s=timeout_s, memory_mb=memory_mb, cpu_s=cpu_s), programs
+            )
+        )
 
 
 def run_humaneval(loaded, files: list[Path], config) -> tuple[list[dict], list[dict]]:
@@ -37,13 +40,32 @@ def run_humaneval(loaded, files: list[Path], config) -> tuple[list[dict], list[d
     rows, samples = [], []
     for path in files:
         records = read_evalset(path, "humaneval", limit=config.limit)
-        completions = greedy_generate(loaded, [r["prompt"] for r in records], max_new_tokens=config.max_new_tokens,
-                                      batch_size=config.batch_size, stop=STOP)
-        results = check_items(records, completions, timeout_s=config.timeout_s, memory_mb=config.memory_mb,
-                              cpu_s=config.cpu_s, workers=config.workers)
+        completions = greedy_generate(
+            loaded,
+            [r["prompt"] for r in records],
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+            stop=STOP,
+        )
+        results = check_items(
+            records,
+            completions,
+            timeout_s=config.timeout_s,
+            memory_mb=config.memory_mb,
+            cpu_s=config.cpu_s,
+            workers=config.workers,
+        )
         for record, completion, result in zip(records, completions, results, strict=True):
-            samples.append({"file": str(path), "line": record["_line"], "task_id": record.get("task_id"),
-                            "completion": completion, "passed": result.passed, "reason": result.reason})
+            samples.append(
+                {
+                    "file": str(path),
+                    "line": record["_line"],
+                    "task_id": record.get("task_id"),
+                    "completion": completion,
+                    "passed": result.passed,
+                    "reason": result.reason,
+                }
+            )
         task = "humaneval" if len(files) == 1 else f"humaneval:{evalset_name(path)}"
         passed = sum(r.passed for r in results)
         rows.append({"task": task, "metric": "pass@1", "value": passed / len(records), "n": len(records)})

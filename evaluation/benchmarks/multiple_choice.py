@@ -39,8 +39,9 @@ def loglikelihoods(loaded, pairs: list[tuple[str, str]], *, batch_size: int) -> 
             ids = ctx + cont
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention[row, : len(ids)] = 1
-        logits = model(input_ids=input_ids.to(loaded.device), attention_mask=attention.to(loaded.device),
-                       use_cache=False).logits.float()
+        logits = model(
+            input_ids=input_ids.to(loaded.device), attention_mask=attention.to(loaded.device), use_cache=False
+        ).logits.float()
         logprobs = F.log_softmax(logits, dim=-1)
         for row, (ctx, cont) in enumerate(chunk):
             start = len(ctx)
@@ -55,7 +56,11 @@ def predict(loaded, record: dict, *, batch_size: int) -> tuple[int, int, list[fl
     context = build_context(record["question"])
     scores = loglikelihoods(loaded, [(context, " " + c) for c in record["choices"]], batch_size=batch_size)
     normed = [s / max(1, len(c)) for s, c in zip(scores, record["choices"], strict=True)]
-    return max(range(len(scores)), key=scores.__getitem__), max(range(len(normed)), key=normed.__getitem__), scores
+    return (
+        max(range(len(scores)), key=scores.__getitem__),
+        max(range(len(normed)), key=normed.__getitem__),
+        scores,
+    )
 
 
 def run_multiple_choice(loaded, files: list[Path], *, limit: int | None, batch_size: int):
@@ -76,10 +81,19 @@ def run_multiple_choice(loaded, files: list[Path], *, limit: int | None, batch_s
             pick_norm = max(range(k), key=normed.__getitem__)
             correct += pick == record["answer"]
             correct_norm += pick_norm == record["answer"]
-            samples.append({"file": str(path), "line": record["_line"], "loglik": item, "pred": pick,
-                            "answer": record["answer"]})
+            samples.append(
+                {
+                    "file": str(path),
+                    "line": record["_line"],
+                    "loglik": item,
+                    "pred": pick,
+                    "answer": record["answer"],
+                }
+            )
         n = len(records)
         task = f"mc:{evalset_name(path)}"
-        rows += [{"task": task, "metric": "acc", "value": correct / n, "n": n},
-                 {"task": task, "metric": "acc_norm", "value": correct_norm / n, "n": n}]
+        rows += [
+            {"task": task, "metric": "acc", "value": correct / n, "n": n},
+            {"task": task, "metric": "acc_norm", "value": correct_norm / n, "n": n},
+        ]
     return rows, samples

@@ -11,6 +11,7 @@ file system and network as the user running the evaluation. Run untrusted models
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,20 +42,33 @@ exec(compile(_source, "program.py", "exec"), {{"__name__": "__main__"}})
 @dataclass
 class RunResult:
     passed: bool
-    reason: str  # "passed" or why not: "timeout after 5s", "memory limit (MemoryError)", "AssertionError: ..."
+    reason: (
+        str  # "passed" or why not: "timeout after 5s", "memory limit (MemoryError)", "AssertionError: ..."
+    )
     returncode: int | None
 
 
-def run_program(program: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, cpu_s: int = 10) -> RunResult:
+def run_program(
+    program: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, cpu_s: int = 10
+) -> RunResult:
     """Run ``program`` in a limited subprocess; passed means exit status 0 within the limits."""
     with tempfile.TemporaryDirectory(prefix="midtrain-sandbox-") as workdir:
         Path(workdir, "program.py").write_text(program, encoding="utf-8")
         prologue = _PROLOGUE.format(memory_bytes=memory_mb * 1024 * 1024, cpu_s=cpu_s)
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0", "LANG": "C.UTF-8",
-               "OMP_NUM_THREADS": "1"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONHASHSEED": "0",
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+        }
         process = subprocess.Popen(
-            [sys.executable, "-I", "-c", prologue], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            [sys.executable, "-I", "-c", prologue],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             _, stderr = process.communicate(timeout=timeout_s)
@@ -64,15 +78,16 @@ def run_program(program: str, *, timeout_s: float = 10.0, memory_mb: int = 1024,
             return RunResult(False, f"timeout after {timeout_s:g}s", None)
         finally:
             _kill_group(process)  # children the program left behind
-    return RunResult(process.returncode == 0, _reason(process.returncode, stderr.decode("utf-8", "replace")),
-                     process.returncode)
+    return RunResult(
+        process.returncode == 0,
+        _reason(process.returncode, stderr.decode("utf-8", "replace")),
+        process.returncode,
+    )
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _reason(returncode: int, stderr: str) -> str:

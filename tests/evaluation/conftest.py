@@ -52,9 +52,17 @@ def tiny_llama(vocab_size: int, *, seed: int = 0, **overrides):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    settings = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                    num_key_value_heads=2, max_position_embeddings=4096, eos_token_id=0, pad_token_id=1,
-                    bos_token_id=0)
+    settings = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=0,
+        pad_token_id=1,
+        bos_token_id=0,
+    )
     config = LlamaConfig(vocab_size=vocab_size, **{**settings, **overrides})
     model = LlamaForCausalLM(config)
     model.eval()

@@ -28,7 +28,9 @@ def test_missing_weights_or_config(tmp_path, checkpoints):
 
 def test_tokenizer_larger_than_embeddings(tmp_path, tokenizer):
     folder = save_checkpoint(tmp_path / "small_vocab", tokenizer, vocab_size=len(tokenizer) - 50)
-    with pytest.raises(ValueError, match=rf"tokenizer has {len(tokenizer)} tokens .* {len(tokenizer) - 50} rows"):
+    with pytest.raises(
+        ValueError, match=rf"tokenizer has {len(tokenizer)} tokens .* {len(tokenizer) - 50} rows"
+    ):
         check_checkpoint(folder)
 
 
@@ -42,16 +44,23 @@ def test_evalset_missing_field_names_file_line_and_key(tmp_path):
 
 
 def test_heldout_line_without_domain(tmp_path):
-    write_jsonl(tmp_path / "heldout" / "web" / "0.jsonl.gz", [{"text": "a", "metadata": {"domain": "general"}},
-                                                               {"text": "b", "metadata": {}}])
+    write_jsonl(
+        tmp_path / "heldout" / "web" / "0.jsonl.gz",
+        [{"text": "a", "metadata": {"domain": "general"}}, {"text": "b", "metadata": {}}],
+    )
     with pytest.raises(ValueError, match=r"0\.jsonl\.gz:2: missing key 'metadata\.domain'"):
         read_heldout(tmp_path)
 
 
 def test_evaluate_checks_every_input_before_running(tmp_path, checkpoints):
     write_heldout(tmp_path / "cur")
-    bad = write_jsonl(tmp_path / "he.jsonl", [{"prompt": "def f():\n", "test": "", "entry_point": "f"},
-                                              {"prompt": "def g():\n", "entry_point": "g"}])
+    bad = write_jsonl(
+        tmp_path / "he.jsonl",
+        [
+            {"prompt": "def f():\n", "test": "", "entry_point": "f"},
+            {"prompt": "def g():\n", "entry_point": "g"},
+        ],
+    )
     config = EvalConfig(heldout_dir=tmp_path / "cur", humaneval={"files": [bad]}, device="cpu")
     with pytest.raises(ValueError, match=r"he\.jsonl:2: missing key 'test'"):
         evaluate(checkpoints, config, tmp_path / "out")

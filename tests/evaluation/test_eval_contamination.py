@@ -27,14 +27,18 @@ def test_share_counts_items_with_a_shared_ngram():
 
 
 def test_short_items_match_as_a_whole():
-    hits = contaminated_items({"short": ["What is 2 + 2?", "Name a colour"]}, ["so what is 2 + 2 anyway"], n=13)
+    hits = contaminated_items(
+        {"short": ["What is 2 + 2?", "Name a colour"]}, ["so what is 2 + 2 anyway"], n=13
+    )
     assert hits == {"short": {0}}
 
 
 def test_rows_from_files(tmp_path):
     evalset = write_jsonl(tmp_path / "gsm.jsonl", [{"question": q, "answer": "#### 1"} for q in ITEMS])
-    write_jsonl(tmp_path / "out" / "curated" / "web" / "00000.jsonl.gz",
-                [{"text": "prefix " + ITEMS[1] + " suffix", "metadata": {"domain": "general"}}])
+    write_jsonl(
+        tmp_path / "out" / "curated" / "web" / "00000.jsonl.gz",
+        [{"text": "prefix " + ITEMS[1] + " suffix", "metadata": {"domain": "general"}}],
+    )
     from evaluation.evalsets import read_evalset
 
     rows, _ = contamination_rows([evalset], {evalset: read_evalset(evalset, "gsm8k")}, tmp_path / "out", n=13)

@@ -14,23 +14,44 @@ pytestmark = pytest.mark.slow
 
 def _config(tmp_path) -> EvalConfig:
     root = write_heldout(tmp_path / "cur")
-    question = "Tom has three apples and buys four more apples at the market, how many apples does Tom have now"
-    write_jsonl(root / "curated" / "math_src" / "0.jsonl.gz", [{"text": question, "metadata": {"domain": "math"}}])
-    gsm = write_jsonl(tmp_path / "gsm.jsonl", [{"question": question, "answer": "#### 7"},
-                                                {"question": "What is 2 + 2?", "answer": "#### 4"}])
-    he = write_jsonl(tmp_path / "he.jsonl", [
-        {"prompt": "def add(a, b):\n", "test": "def check(f):\n    assert f(1, 2) == 3\n", "entry_point": "add"},
-        {"prompt": "def spin():\n", "test": "def check(f):\n    import time\n    time.sleep(60)\n",
-         "entry_point": "spin"},
-    ])
+    question = (
+        "Tom has three apples and buys four more apples at the market, how many apples does Tom have now"
+    )
+    write_jsonl(
+        root / "curated" / "math_src" / "0.jsonl.gz", [{"text": question, "metadata": {"domain": "math"}}]
+    )
+    gsm = write_jsonl(
+        tmp_path / "gsm.jsonl",
+        [{"question": question, "answer": "#### 7"}, {"question": "What is 2 + 2?", "answer": "#### 4"}],
+    )
+    he = write_jsonl(
+        tmp_path / "he.jsonl",
+        [
+            {
+                "prompt": "def add(a, b):\n",
+                "test": "def check(f):\n    assert f(1, 2) == 3\n",
+                "entry_point": "add",
+            },
+            {
+                "prompt": "def spin():\n",
+                "test": "def check(f):\n    import time\n    time.sleep(60)\n",
+                "entry_point": "spin",
+            },
+        ],
+    )
     mc = write_jsonl(tmp_path / "mc.jsonl", [{"question": "Sky?", "choices": ["blue", "green"], "answer": 0}])
     return EvalConfig(
-        heldout_dir=root, seq_len=64, batch_size=4, max_tokens_per_domain=300,
+        heldout_dir=root,
+        seq_len=64,
+        batch_size=4,
+        max_tokens_per_domain=300,
         gsm8k={"files": [gsm], "max_new_tokens": 8},
         humaneval={"files": [he], "max_new_tokens": 8, "timeout_s": 2},
         mc={"files": [mc]},
         longcontext={"lengths": [256], "depths": [0.0, 1.0], "num_trials": 1},
-        contamination={"curated_dir": root}, forgetting_threshold=0.0, device="cpu",
+        contamination={"curated_dir": root},
+        forgetting_threshold=0.0,
+        device="cpu",
     )
 
 
@@ -45,8 +66,20 @@ def test_evaluate_writes_parquet_report_and_plots(tmp_path, checkpoints, monkeyp
     assert on_disk.schema == pl.Schema(EVAL_COLUMNS)
     assert on_disk.height == frame.height
     tasks = set(frame["task"])
-    assert {"loss/math", "loss/code", "loss/general", "loss/all", "gsm8k", "humaneval", "mc:mc", "passkey",
-            "needle", "contamination/gsm", "delta/general", "gains_vs_retention"} <= tasks
+    assert {
+        "loss/math",
+        "loss/code",
+        "loss/general",
+        "loss/all",
+        "gsm8k",
+        "humaneval",
+        "mc:mc",
+        "passkey",
+        "needle",
+        "contamination/gsm",
+        "delta/general",
+        "gains_vs_retention",
+    } <= tasks
     losses = frame.filter((pl.col("metric") == "loss") & (pl.col("task") == "loss/math"))
     # capped at max_tokens_per_domain packed tokens (n counts the scored ones), same for both checkpoints
     assert losses["n"][0] == losses["n"][1] and 250 < losses["n"][0] < 300
@@ -59,17 +92,21 @@ def test_evaluate_writes_parquet_report_and_plots(tmp_path, checkpoints, monkeyp
     assert samples["reason"].to_list() == ["passed", "timeout after 2s"]
     pass_at_1 = frame.filter((pl.col("task") == "humaneval") & (pl.col("checkpoint") == "base"))["value"]
     assert pass_at_1.to_list() == [0.5]
-    for name in ("loss_per_domain.png", "gains_vs_retention.png", "longcontext_passkey.png", "longcontext_needle.png"):
+    for name in (
+        "loss_per_domain.png",
+        "gains_vs_retention.png",
+        "longcontext_passkey.png",
+        "longcontext_needle.png",
+    ):
         assert (out / name).stat().st_size > 1000 and f"]({name})" in report
 
 
 def test_cli_eval(tmp_path, checkpoints):
+    import typer
+    import yaml
     from typer.testing import CliRunner
 
-    import typer
     from evaluation.cli import register
-
-    import yaml
 
     data = _config(tmp_path).model_dump(mode="json")
     data.update(gsm8k={"files": []}, humaneval={"files": []}, longcontext={"lengths": []})
@@ -83,8 +120,18 @@ def test_cli_eval(tmp_path, checkpoints):
         pass
 
     out = tmp_path / "cli_out"
-    result = CliRunner().invoke(app, ["eval", str(checkpoints["base"]), str(checkpoints["annealed"]),
-                                      "--config", str(yaml_path), "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(checkpoints["base"]),
+            str(checkpoints["annealed"]),
+            "--config",
+            str(yaml_path),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "loss/general" in result.output and "report.md" in result.output
     frame = pl.read_parquet(out / "eval.parquet")

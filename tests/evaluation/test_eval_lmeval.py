@@ -15,10 +15,22 @@ from evaluation.lmeval import results_to_rows, write_task_files
 def _config(tmp_path) -> EvalConfig:
     gsm = write_jsonl(tmp_path / "gsm.jsonl", [{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\n#### 4"}])
     mc = write_jsonl(tmp_path / "mc.jsonl", [{"question": "Sky?", "choices": ["blue", "green"], "answer": 0}])
-    he = write_jsonl(tmp_path / "he.jsonl", [{"prompt": "def add(a, b):\n", "entry_point": "add",
-                                              "test": "def check(f):\n    assert f(1, 2) == 3\n"}])
-    return EvalConfig(gsm8k={"files": [gsm], "max_new_tokens": 8}, mc={"files": [mc]},
-                      humaneval={"files": [he], "max_new_tokens": 8}, device="cpu")
+    he = write_jsonl(
+        tmp_path / "he.jsonl",
+        [
+            {
+                "prompt": "def add(a, b):\n",
+                "entry_point": "add",
+                "test": "def check(f):\n    assert f(1, 2) == 3\n",
+            }
+        ],
+    )
+    return EvalConfig(
+        gsm8k={"files": [gsm], "max_new_tokens": 8},
+        mc={"files": [mc]},
+        humaneval={"files": [he], "max_new_tokens": 8},
+        device="cpu",
+    )
 
 
 def test_task_files_point_at_local_data(tmp_path):
@@ -37,25 +49,39 @@ def test_humaneval_hook_uses_the_sandbox(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path / "tasks"))
     import midtrain_humaneval_utils as utils
 
-    doc = {"prompt": "def add(a, b):\n", "entry_point": "add", "test": "def check(f):\n    assert f(1, 2) == 3\n"}
+    doc = {
+        "prompt": "def add(a, b):\n",
+        "entry_point": "add",
+        "test": "def check(f):\n    assert f(1, 2) == 3\n",
+    }
     assert utils.process_results(doc, ["    return a + b\ndef junk(): pass"]) == {"pass@1": 1.0}
     assert utils.process_results(doc, ["    return a - b\n"]) == {"pass@1": 0.0}
 
 
 def test_results_to_rows():
-    rows = results_to_rows({"midtrain_mc_mc": {"alias": "mc", "acc,none": 0.5, "acc_stderr,none": 0.1,
-                                               "acc_norm,none": 1.0},
-                            "midtrain_gsm8k_gsm": {"exact_match,strict-match": 0.25}},
-                           {"midtrain_mc_mc": {"original": 4, "effective": 4}})
+    rows = results_to_rows(
+        {
+            "midtrain_mc_mc": {"alias": "mc", "acc,none": 0.5, "acc_stderr,none": 0.1, "acc_norm,none": 1.0},
+            "midtrain_gsm8k_gsm": {"exact_match,strict-match": 0.25},
+        },
+        {"midtrain_mc_mc": {"original": 4, "effective": 4}},
+    )
     assert {"task": "lmeval:midtrain_mc_mc", "metric": "acc", "value": 0.5, "n": 4} in rows
-    assert {"task": "lmeval:midtrain_gsm8k_gsm", "metric": "exact_match[strict-match]", "value": 0.25,
-            "n": None} in rows
+    assert {
+        "task": "lmeval:midtrain_gsm8k_gsm",
+        "metric": "exact_match[strict-match]",
+        "value": 0.25,
+        "n": None,
+    } in rows
     assert len(rows) == 3
 
 
 def test_lm_eval_end_to_end(tmp_path, loaded_base):
-    pytest.importorskip("lm_eval", reason="lm-eval (optional extra midtrain[lmeval]) is not installed: "
-                                          "the lm-eval adapter end-to-end test is skipped")
+    pytest.importorskip(
+        "lm_eval",
+        reason="lm-eval (optional extra midtrain[lmeval]) is not installed: "
+        "the lm-eval adapter end-to-end test is skipped",
+    )
     from evaluation.lmeval import run_lm_eval
 
     rows = run_lm_eval(loaded_base, _config(tmp_path))

@@ -16,7 +16,9 @@ def test_probe_places_key_at_depth(tokenizer, kind, depth):
     assert len(probe.prompt_ids) == 1024
     text = tokenizer.decode(probe.prompt_ids)
     assert text.count(probe.answer) >= 1
-    key_ids = tokenizer(f" {probe.answer}" if kind == "needle" else probe.answer, add_special_tokens=False)["input_ids"]
+    key_ids = tokenizer(f" {probe.answer}" if kind == "needle" else probe.answer, add_special_tokens=False)[
+        "input_ids"
+    ]
     assert key_ids  # the key sentence sits at key_offset and the key follows shortly after
     tail = tokenizer.decode(probe.prompt_ids[probe.key_offset : probe.key_offset + 40])
     assert probe.answer in tail

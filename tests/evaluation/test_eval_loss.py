@@ -49,9 +49,16 @@ def test_doc_loss_is_independent_of_its_neighbours(tokenizer, loaded_base):
 def test_token_weighted_loss_matches_direct_computation(tokenizer, loaded_base):
     model = loaded_base.model
     texts = {"math": DOMAINS["math"], "code": DOMAINS["code"]}
-    rows = domain_losses(model, tokenizer, texts, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, seq_len=512, batch_size=2,
-                         max_tokens_per_domain=None)
+    rows = domain_losses(
+        model,
+        tokenizer,
+        texts,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        seq_len=512,
+        batch_size=2,
+        max_tokens_per_domain=None,
+    )
     got = {(r["task"], r["metric"]): (r["value"], r["n"]) for r in rows}
     grand_sum, grand_n = 0.0, 0
     for domain, domain_texts in texts.items():

@@ -21,9 +21,11 @@ def _direct_loglik(loaded, context: str, continuation: str) -> float:
 
 
 def test_batched_logliks_match_one_at_a_time(loaded_base):
-    pairs = [("Question: what flows?\nAnswer:", " the river"),
-             ("Question: 2 + 2?\nAnswer:", " 4"),
-             ("Q:", " a much longer continuation with several more tokens in it")]
+    pairs = [
+        ("Question: what flows?\nAnswer:", " the river"),
+        ("Question: 2 + 2?\nAnswer:", " 4"),
+        ("Q:", " a much longer continuation with several more tokens in it"),
+    ]
     batched = loglikelihoods(loaded_base, pairs, batch_size=3)
     assert batched == pytest.approx([_direct_loglik(loaded_base, c, k) for c, k in pairs], rel=1e-4, abs=1e-4)
 
@@ -34,8 +36,13 @@ def test_mc_picks_the_max_loglik_choice(tmp_path, loaded_base):
     scores = [_direct_loglik(loaded_base, build_context(question), " " + c) for c in choices]
     best = max(range(4), key=scores.__getitem__)
     worst = min(range(4), key=scores.__getitem__)
-    path = write_jsonl(tmp_path / "mc.jsonl", [{"question": question, "choices": choices, "answer": best},
-                                               {"question": question, "choices": choices, "answer": worst}])
+    path = write_jsonl(
+        tmp_path / "mc.jsonl",
+        [
+            {"question": question, "choices": choices, "answer": best},
+            {"question": question, "choices": choices, "answer": worst},
+        ],
+    )
     rows, samples = run_multiple_choice(loaded_base, [path], limit=None, batch_size=3)
     assert [s["pred"] for s in samples] == [best, best]
     acc = next(r for r in rows if r["metric"] == "acc")

@@ -16,15 +16,23 @@ RECORD = {
 
 
 def test_correct_solution_passes_and_wrong_one_fails_with_reason():
-    results = check_items([RECORD, RECORD], ["    return a + b\n", "    return a - b\n"],
-                          timeout_s=10, memory_mb=512, cpu_s=5, workers=2)
+    results = check_items(
+        [RECORD, RECORD],
+        ["    return a + b\n", "    return a - b\n"],
+        timeout_s=10,
+        memory_mb=512,
+        cpu_s=5,
+        workers=2,
+    )
     assert results[0].passed and results[0].reason == "passed"
     assert not results[1].passed and "AssertionError" in results[1].reason
 
 
 def test_hanging_program_times_out():
     start = time.monotonic()
-    result = run_program(build_program(RECORD, "    import time\n    time.sleep(60)\n"), timeout_s=1.5, cpu_s=5)
+    result = run_program(
+        build_program(RECORD, "    import time\n    time.sleep(60)\n"), timeout_s=1.5, cpu_s=5
+    )
     assert not result.passed and result.reason.startswith("timeout")
     assert time.monotonic() - start < 10
 
@@ -42,7 +50,9 @@ def test_memory_hog_fails_without_hurting_the_evaluator():
 
 def test_program_runs_in_another_process_and_folder(tmp_path):
     marker = tmp_path / "pid.txt"
-    result = run_program(f"import os\nopen({str(marker)!r}, 'w').write(str(os.getpid()) + ' ' + os.getcwd())\n")
+    result = run_program(
+        f"import os\nopen({str(marker)!r}, 'w').write(str(os.getpid()) + ' ' + os.getcwd())\n"
+    )
     assert result.passed
     pid, cwd = marker.read_text().split(" ", 1)
     assert int(pid) != os.getpid() and cwd != os.getcwd()

@@ -30,7 +30,9 @@ def test_stop_and_resume_gives_the_same_losses_as_uninterrupted(tmp_path):
     sched = {"kind": "wsd", "warmup_steps": 2, "decay_fraction": 0.5}
     full = train(tiny_train_config(tmp_path, run_dir=tmp_path / "full", scheduler=sched))
     # interrupted: the same run, checkpointing every 3 steps, killed right after step 4
-    part = tiny_train_config(tmp_path, run_dir=tmp_path / "part", scheduler=sched, checkpoint={"every_steps": 3})
+    part = tiny_train_config(
+        tmp_path, run_dir=tmp_path / "part", scheduler=sched, checkpoint={"every_steps": 3}
+    )
     with pytest.raises(_Killed):
         train(part, callbacks=[*default_callbacks(), _KillAt(4)])
     state = json.loads((tmp_path / "part/checkpoints/step_3/trainer_state.json").read_text())
@@ -43,7 +45,9 @@ def test_stop_and_resume_gives_the_same_losses_as_uninterrupted(tmp_path):
 
 
 def test_a_crash_mid_save_leaves_the_last_good_checkpoint(tmp_path):
-    cfg = tiny_train_config(tmp_path, max_steps=4, checkpoint={"every_steps": 2, "keep_last": 2, "final_export": False})
+    cfg = tiny_train_config(
+        tmp_path, max_steps=4, checkpoint={"every_steps": 2, "keep_last": 2, "final_export": False}
+    )
     train(cfg)
     ckpts = tmp_path / "run" / "checkpoints"
     # a half-written save (what a crash leaves) is a .tmp_ folder, never picked for resume
@@ -60,7 +64,10 @@ def test_anneal_from_checkpoint_starts_at_its_lr_and_decays_to_zero(tmp_path):
     train(tiny_train_config(tmp_path, max_steps=3, optimizer={"lr": 2e-3}))
     src = tmp_path / "run" / "checkpoints" / "step_3"
     cfg = tiny_train_config(
-        tmp_path, run_dir=tmp_path / "anneal", max_steps=4, scheduler={"kind": "anneal", "anneal_from": str(src)}
+        tmp_path,
+        run_dir=tmp_path / "anneal",
+        max_steps=4,
+        scheduler={"kind": "anneal", "anneal_from": str(src)},
     )
     rows = read_metrics(train(cfg).metrics_path)
     assert [r["lr"] for r in rows] == pytest.approx([1.5e-3, 1e-3, 5e-4, 0.0])

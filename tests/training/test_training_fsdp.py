@@ -30,7 +30,9 @@ SCRIPT = textwrap.dedent(
 
 
 def _config(tmp_path, name):
-    return tiny_train_config(tmp_path, run_dir=tmp_path / name, max_steps=4, checkpoint={"final_export": True})
+    return tiny_train_config(
+        tmp_path, run_dir=tmp_path / name, max_steps=4, checkpoint={"final_export": True}
+    )
 
 
 def _run_single_in_process(tmp_path):
@@ -48,9 +50,23 @@ def _run_single_in_process(tmp_path):
 def _run(tmp_path, name, nproc):
     cfg = _config(tmp_path, name)
     (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(json.loads(cfg.model_dump_json())))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           str(tmp_path / "run.py"), str(tmp_path / f"{name}.yaml"), str(tmp_path / f"{name}.state")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        str(tmp_path / "run.py"),
+        str(tmp_path / f"{name}.yaml"),
+        str(tmp_path / f"{name}.state"),
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     states = [json.loads((tmp_path / f"{name}.state.{r}").read_text()) for r in range(nproc)]
     return read_metrics(tmp_path / name / "metrics.jsonl"), states

@@ -27,5 +27,7 @@ def test_packed_document_logits_do_not_depend_on_the_neighbour():
     assert not torch.allclose(packed[0, :10], swapped[0, :10])  # the first document did change
     # without the reset (one long document) the second document's logits DO see the first
     with torch.no_grad():
-        causal = packed_logits(model, torch.cat([doc_a, doc_b]).unsqueeze(0), torch.arange(24).unsqueeze(0), cpu)
+        causal = packed_logits(
+            model, torch.cat([doc_a, doc_b]).unsqueeze(0), torch.arange(24).unsqueeze(0), cpu
+        )
     assert not torch.allclose(causal[0, 10:], alone[0], atol=1e-3)

@@ -13,7 +13,9 @@ def _inv_freq(model):
 
 
 def test_abf_theta_reaches_inv_freq_of_a_fresh_model():
-    cfg = ModelConfig(tiny={"hidden_size": 64, "num_attention_heads": 4}, rope=RopeConfig(rope_theta=500000.0))
+    cfg = ModelConfig(
+        tiny={"hidden_size": 64, "num_attention_heads": 4}, rope=RopeConfig(rope_theta=500000.0)
+    )
     model = build_model(cfg, resolve_model_config(cfg, vocab_size=64), seed=0)
     head_dim = 16
     expected = 1.0 / 500000.0 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
@@ -21,7 +23,9 @@ def test_abf_theta_reaches_inv_freq_of_a_fresh_model():
 
 
 def test_yarn_on_a_pretrained_folder_changes_inv_freq_keeps_weights_and_extends_context(tmp_path):
-    base = build_model(ModelConfig(), tiny_llama_config(64, hidden_size=64, max_position_embeddings=128), seed=0)
+    base = build_model(
+        ModelConfig(), tiny_llama_config(64, hidden_size=64, max_position_embeddings=128), seed=0
+    )
     base.save_pretrained(tmp_path / "base")
     cfg = ModelConfig(init_from=str(tmp_path / "base"), rope=RopeConfig(rope_type="yarn", factor=4.0))
     hf_config = resolve_model_config(cfg, vocab_size=64)
@@ -34,7 +38,9 @@ def test_yarn_on_a_pretrained_folder_changes_inv_freq_keeps_weights_and_extends_
     loaded = build_model(cfg, hf_config, seed=1)
     assert loaded.model.rotary_emb.rope_type == "yarn"
     assert not torch.allclose(_inv_freq(loaded), _inv_freq(base))
-    torch.testing.assert_close(loaded.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight)
+    torch.testing.assert_close(
+        loaded.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
+    )
 
 
 def test_linear_scaling_divides_frequencies_and_needs_a_factor():

@@ -29,7 +29,9 @@ def test_decay_shapes_start_at_one_end_at_zero_and_fall(shape):
 
 
 def test_warmup_rewarm_cosine_and_linear_to_final():
-    cos = build_schedule(SchedulerConfig(kind="cosine", warmup_steps=10, final_lr=1e-5), max_steps=110, peak_lr=1e-3)
+    cos = build_schedule(
+        SchedulerConfig(kind="cosine", warmup_steps=10, final_lr=1e-5), max_steps=110, peak_lr=1e-3
+    )
     assert cos.lr_at(5) == pytest.approx(5e-4) and cos.lr_at(10) == pytest.approx(1e-3)
     assert cos.lr_at(60) == pytest.approx((1e-3 + 1e-5) / 2) and cos.lr_at(110) == pytest.approx(1e-5)
     rewarm = build_schedule(

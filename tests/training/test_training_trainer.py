@@ -16,7 +16,8 @@ from training.trainer.testing import read_metrics, tiny_train_config, write_tiny
 def test_train_end_to_end_writes_metrics_checkpoints_and_hf(tmp_path):
     write_tiny_workspace(tmp_path, phases=[{"web": 48, "code": 16}, {"web": 8, "code": 24}])
     cfg = tiny_train_config(
-        tmp_path, scheduler={"kind": "wsd", "warmup_steps": 2, "align_decay_to_last_phase": True},
+        tmp_path,
+        scheduler={"kind": "wsd", "warmup_steps": 2, "align_decay_to_last_phase": True},
         checkpoint={"every_steps": 4, "keep_last": 1, "export_hf_steps": [3]},
     )
     result = train(cfg)

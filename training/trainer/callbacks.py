@@ -30,7 +30,11 @@ class MetricsLogger(Callback):
         if trainer.step == 0 or not self.path.is_file():
             self.path.write_text("")  # a fresh run
         else:  # a resumed run: drop lines logged after the checkpoint (they will be redone)
-            kept = [line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= trainer.step]
+            kept = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= trainer.step
+            ]
             self.path.write_text("".join(line + "\n" for line in kept))
 
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
@@ -51,7 +55,11 @@ class ProgressBar(Callback):
     def on_step_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}", tok_s=f"{metrics['tokens_per_s']:.0f}")
+            self.bar.set_postfix(
+                loss=f"{metrics['loss']:.3f}",
+                lr=f"{metrics['lr']:.2e}",
+                tok_s=f"{metrics['tokens_per_s']:.0f}",
+            )
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.bar is not None:
@@ -91,7 +99,9 @@ class Plotter(Callback):
         if trainer.dist.is_main:
             from training.trainer.schedules import plot_schedule
 
-            plot_schedule(trainer.schedule, trainer.run_dir / "schedule.png", phase_starts=trainer.phase_starts)
+            plot_schedule(
+                trainer.schedule, trainer.run_dir / "schedule.png", phase_starts=trainer.phase_starts
+            )
 
     def on_train_end(self, trainer: Trainer) -> None:
         if trainer.dist.is_main:

@@ -49,7 +49,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def list_checkpoints(ckpt_root: Path) -> list[tuple[int, Path]]:
     if not ckpt_root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in ckpt_root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p) for p in ckpt_root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()
+    ]
     return sorted(found)
 
 
@@ -67,7 +69,9 @@ class Checkpointer:
         # async DCP runs collectives from a background thread: give it its own gloo group
         self._pg = dist.new_group(backend="gloo") if async_save and d.world_size > 1 else None
 
-    def save(self, step: int, model, optimizer, *, extra: dict[str, Any], trainer_state: dict[str, Any]) -> Path:
+    def save(
+        self, step: int, model, optimizer, *, extra: dict[str, Any], trainer_state: dict[str, Any]
+    ) -> Path:
         self.wait()
         final, tmp = self.root / f"step_{step}", self.root / f".tmp_step_{step}"
         if self.d.is_main:

@@ -23,11 +23,13 @@ from training.trainer import callbacks as cb
 from training.trainer import metrics as mx
 from training.trainer import setup
 from training.trainer.checkpoint import Checkpointer, export_hf, latest_checkpoint, rng_state, set_rng_state
-from training.trainer.parallel import Dist, all_reduce_sum, init_distributed, parallelize
+from training.trainer.parallel import all_reduce_sum, init_distributed, parallelize
 from training.trainer.schedules import build_schedule
 
 
-def packed_logits(model, input_ids: torch.Tensor, position_ids: torch.Tensor, device: torch.device) -> torch.Tensor:
+def packed_logits(
+    model, input_ids: torch.Tensor, position_ids: torch.Tensor, device: torch.device
+) -> torch.Tensor:
     """Logits of packed sequences with attention inside each document only.
 
     position_ids restart at 0 at each document start; with attention_mask=None and use_cache=False
@@ -56,11 +58,12 @@ class Trainer:
             c.on_train_start(self)
         batches = iter(self.loader)
         while self.step < self.max_steps:
-            good = {"loader": self.loader.state_dict(), "rng": rng_state()}  # for a NaN stop
             micro = self.next_micro_batches(batches)
             if not micro:
                 break  # the data ran out before max_steps (warned in next_micro_batches)
-            num_targets = all_reduce_sum([float(sum((b.labels[:, 1:] != -100).sum() for b in micro))], self.dist)[0]
+            num_targets = all_reduce_sum(
+                [float(sum((b.labels[:, 1:] != -100).sum() for b in micro))], self.dist
+            )[0]
             lr = self.schedule.lr_at(self.step + 1)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -75,13 +78,15 @@ class Trainer:
             stats = dict(zip(stats, all_reduce_sum(list(stats.values()), self.dist), strict=True))
             loss = stats["sum/all"] / max(stats["count/all"], 1.0)
             if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                self.stop_on_non_finite(loss, grad_norm, micro, good)
+                self.stop_on_non_finite(loss, grad_norm, micro)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             self.step += 1
             step_tokens = int(all_reduce_sum([float(sum(b.input_ids.numel() for b in micro))], self.dist)[0])
             self.tokens += step_tokens
-            step_metrics = self.step_metrics(stats, loss, lr, grad_norm, micro, step_tokens, time.perf_counter() - start)
+            step_metrics = self.step_metrics(
+                stats, loss, lr, grad_norm, micro, step_tokens, time.perf_counter() - start
+            )
             for c in self.callbacks:
                 c.on_step_end(self, step_metrics)
         self.max_steps = self.step  # a run cut short by the data ends where it stopped
@@ -92,27 +97,35 @@ class Trainer:
     # ---- pieces of a step -------------------------------------------------------------------
 
     def next_micro_batches(self, batches) -> list:
-        """This rank's share of one global batch: global_batch_tokens / ranks tokens."""
-        target = self.config.global_batch_tokens // self.dist.world_size
-        micro, num_tokens = [], 0
-        while num_tokens < target:
-            try:
-                batch = next(batches)
-            except StopIteration:
+        """This rank's micro batches of one global batch (global_batch_tokens over all ranks).
+
+        Ranks draw in lockstep and count tokens globally, so they always run the same number of
+        forward/backward passes (FSDP collectives) even when a phase ends on a short micro batch.
+        """
+        micro, num_tokens = [], 0.0
+        while num_tokens < self.config.global_batch_tokens:
+            batch = next(batches, None)
+            tokens, exhausted = all_reduce_sum(
+                [0.0 if batch is None else float(batch.input_ids.numel()), float(batch is None)], self.dist
+            )
+            if exhausted:
                 import warnings
 
-                warnings.warn(f"data ran out at step {self.step} of {self.max_steps}; stopping early", stacklevel=2)
+                warnings.warn(
+                    f"data ran out at step {self.step} of {self.max_steps}; stopping early", stacklevel=2
+                )
                 return []
             micro.append(batch)
-            num_tokens += batch.input_ids.numel()
+            num_tokens += tokens
         return micro
 
     def token_losses(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token next-token losses [B, T-1] (0 where ignored) and the target mask."""
+        """Per-token next-token losses [B, T] (0 where ignored) and the target mask."""
         logits = packed_logits(self.model, batch.input_ids, batch.position_ids, self.dist.device)
-        targets = batch.labels.to(self.dist.device, non_blocking=True)[:, 1:]
+        # shift the labels, not the logits (no copy of the [B, T, vocab] tensor); last position has no target
+        targets = F.pad(batch.labels.to(self.dist.device, non_blocking=True)[:, 1:], (0, 1), value=-100)
         losses = F.cross_entropy(
-            logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none"
+            logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none"
         ).view_as(targets)
         return losses, targets != -100
 
@@ -132,7 +145,9 @@ class Trainer:
     def clip_gradients(self) -> float:
         params = [p for p in self.model.parameters() if p.grad is not None]
         clip = self.config.optimizer.clip
-        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else float("inf"), foreach=True)
+        norm = torch.nn.utils.clip_grad_norm_(
+            params, clip if clip is not None else float("inf"), foreach=True
+        )
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         return float(norm)
@@ -142,10 +157,17 @@ class Trainer:
         tokens_per_s = step_tokens / max(seconds, 1e-9)
         flops = mx.flops_per_token(self.num_params_non_embedding, self.hf_config, seq_len)
         m: dict[str, Any] = {
-            "step": self.step, "tokens": self.tokens, "loss": loss, "lr": lr, "grad_norm": grad_norm,
-            "tokens_per_s": tokens_per_s, "phase": int(micro[-1].phase), "seq_len": seq_len,
+            "step": self.step,
+            "tokens": self.tokens,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "tokens_per_s": tokens_per_s,
+            "phase": int(micro[-1].phase),
+            "seq_len": seq_len,
             "mfu": flops * tokens_per_s / (self.peak_flops * self.dist.world_size),
-            "memory_gb": mx.memory_gb(self.dist.device), "step_time_s": seconds,
+            "memory_gb": mx.memory_gb(self.dist.device),
+            "step_time_s": seconds,
         }
         for domain in self.domains:
             if stats[f"count/{domain}"] > 0:
@@ -156,12 +178,16 @@ class Trainer:
 
     def trainer_state(self) -> dict[str, Any]:
         return {
-            "step": self.step, "tokens": self.tokens, "lr": self.schedule.lr_at(max(self.step, 1)),
-            "max_steps": self.max_steps, "world_size": self.dist.world_size, "peak_lr": self.peak_lr,
+            "step": self.step,
+            "tokens": self.tokens,
+            "lr": self.schedule.lr_at(max(self.step, 1)),
+            "max_steps": self.max_steps,
+            "world_size": self.dist.world_size,
+            "peak_lr": self.peak_lr,
         }
 
-    def save_checkpoint(self, extra: dict[str, Any] | None = None) -> Path:
-        extra = extra or {"loader": self.loader.state_dict(), "rng": rng_state()}
+    def save_checkpoint(self) -> Path:
+        extra = {"loader": self.loader.state_dict(), "rng": rng_state()}
         path = self.checkpointer.save(
             self.step, self.model, self.optimizer, extra=extra, trainer_state=self.trainer_state()
         )
@@ -172,14 +198,17 @@ class Trainer:
         out = self.run_dir / "hf" / f"step_{self.step}"
         return export_hf(self.model, out, self.dist, tokenizer_json=self.config.tokens_dir / "tokenizer.json")
 
-    def stop_on_non_finite(self, loss: float, grad_norm: float, micro, good: dict) -> None:
+    def stop_on_non_finite(self, loss: float, grad_norm: float, micro) -> None:
+        """Checkpoint the weights and optimizer of the last good step and stop; the loader state
+        saved is past the bad batch, so a resume skips it."""
         bad_sources = sorted({s for b in micro for s in b.sources})
         self.optimizer.zero_grad(set_to_none=True)
-        path = self.save_checkpoint(extra=good)
+        path = self.save_checkpoint()
         self.checkpointer.wait()
         raise NonFiniteLossError(
             f"step {self.step + 1}: non-finite loss {loss} / grad norm {grad_norm} on a batch from "
-            f"source(s) {bad_sources}; the last good state (after step {self.step}) is saved in {path}"
+            f"source(s) {bad_sources}; the last good state (after step {self.step}) is saved in {path} "
+            "(resuming skips this batch; lower the LR or drop the source if it recurs)"
         )
 
     # ---- construction -----------------------------------------------------------------------
@@ -208,11 +237,15 @@ class Trainer:
         self.max_steps, self.phase_starts = plan.max_steps, plan.phase_starts
         tok_vocab = setup.tokenizer_vocab_size(Path(config.tokens_dir))
         if tok_vocab is None and not (config.model.init_from or config.model.config_from):
-            raise FileNotFoundError(f"{config.tokens_dir}/tokenizer.json: needed to size the tiny model's vocab")
+            raise FileNotFoundError(
+                f"{config.tokens_dir}/tokenizer.json: needed to size the tiny model's vocab"
+            )
         self.hf_config = resolve_model_config(config.model, vocab_size=tok_vocab or 0)
         for phase, seq_len in enumerate(plan.seq_lens):
             check_seq_len(self.hf_config, seq_len, where=f"{config.plan_path} phase {phase}")
-        self.loader = setup.make_loader(config, plan.frame, rank=d.rank, world_size=d.world_size, factory=loader_factory)
+        self.loader = setup.make_loader(
+            config, plan.frame, rank=d.rank, world_size=d.world_size, factory=loader_factory
+        )
         setup.check_vocab(tok_vocab, self.hf_config.vocab_size, self.loader)
         model = build_model(config.model, self.hf_config, seed=config.seed).to(d.device)
         self.num_params = count_params(model)
@@ -221,7 +254,10 @@ class Trainer:
         peak_lr = config.scheduler.peak_lr or config.optimizer.lr
         self.optimizer = setup.build_optimizer(self.model, config, lr=peak_lr)
         self.checkpointer = Checkpointer(
-            self.run_dir / "checkpoints", d, keep_last=config.checkpoint.keep_last, async_save=config.checkpoint.async_save
+            self.run_dir / "checkpoints",
+            d,
+            keep_last=config.checkpoint.keep_last,
+            async_save=config.checkpoint.async_save,
         )
         self.step, self.tokens, self.last_saved_step, self.final_hf_dir = 0, 0, -1, None
         resume = latest_checkpoint(self.run_dir / "checkpoints") if config.checkpoint.resume else None
@@ -232,17 +268,29 @@ class Trainer:
             self.step, self.tokens, self.last_saved_step = state["step"], state["tokens"], state["step"]
             peak_lr = state.get("peak_lr", peak_lr)
         elif config.scheduler.anneal_from:
-            _, state = self.checkpointer.load(Path(config.scheduler.anneal_from), self.model, self.optimizer, weights_only=True)
+            _, state = self.checkpointer.load(
+                Path(config.scheduler.anneal_from), self.model, self.optimizer, weights_only=True
+            )
             peak_lr = config.scheduler.peak_lr or state["lr"]
         self.peak_lr = peak_lr
         last_start = plan.phase_starts[-1] if len(plan.phase_starts) > 1 else None
-        self.schedule = build_schedule(config.scheduler, max_steps=self.max_steps, peak_lr=peak_lr, last_phase_start_step=last_start)
+        self.schedule = build_schedule(
+            config.scheduler, max_steps=self.max_steps, peak_lr=peak_lr, last_phase_start_step=last_start
+        )
         self.peak_flops = mx.device_peak_flops(d.device, config.peak_flops)
         self.callbacks = callbacks if callbacks is not None else default_callbacks()
         if d.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            setup.write_run_record(config, self.run_dir, {"max_steps": self.max_steps, "num_params": self.num_params,
-                                                         "world_size": d.world_size, "peak_lr": peak_lr})
+            setup.write_run_record(
+                config,
+                self.run_dir,
+                {
+                    "max_steps": self.max_steps,
+                    "num_params": self.num_params,
+                    "world_size": d.world_size,
+                    "peak_lr": peak_lr,
+                },
+            )
 
 
 def default_callbacks() -> list[cb.Callback]:

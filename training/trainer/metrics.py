@@ -13,7 +13,14 @@ import sys
 import torch
 
 # dense bf16 tensor-core peaks (no sparsity), FLOP/s
-GPU_PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "H800": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
+GPU_PEAK_FLOPS = {
+    "H100": 989e12,
+    "H200": 989e12,
+    "H800": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10": 125e12,
+}
 CPU_PEAK_FLOPS = 1e11  # a rough 2-core AVX2 fp32 figure; set TrainConfig.peak_flops for your machine
 
 

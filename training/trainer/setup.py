@@ -34,7 +34,11 @@ def read_plan_info(config: TrainConfig) -> PlanInfo:
     check_plan_columns(frame, where=str(path))
     phases = (
         frame.group_by("phase")
-        .agg(pl.col("seq_len").first(), pl.col("seq_len").n_unique().alias("n_seq_len"), pl.col("num_sequences").sum())
+        .agg(
+            pl.col("seq_len").first(),
+            pl.col("seq_len").n_unique().alias("n_seq_len"),
+            pl.col("num_sequences").sum(),
+        )
         .sort("phase")
     )
     bad = phases.filter(pl.col("n_seq_len") > 1)
@@ -78,7 +82,9 @@ def check_shards(tokens_dir: Path, plan: pl.DataFrame) -> None:
     for s in sources:
         for shard in (tokens_dir / s).glob("*.ds"):
             if not Path(f"{shard}.index").is_file():
-                raise FileNotFoundError(f"{shard}: its index {shard.name}.index is missing (interrupted tokenize?)")
+                raise FileNotFoundError(
+                    f"{shard}: its index {shard.name}.index is missing (interrupted tokenize?)"
+                )
 
 
 def tokenizer_vocab_size(tokens_dir: Path) -> int | None:
@@ -107,8 +113,12 @@ def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_siz
     if factory is None:
         from training.data import PlanLoader as factory  # the data side (imported lazily)
     return factory(
-        config.tokens_dir, plan, micro_batch_size=config.micro_batch_size, dp_rank=rank,
-        dp_world_size=world_size, seed=config.seed,
+        config.tokens_dir,
+        plan,
+        micro_batch_size=config.micro_batch_size,
+        dp_rank=rank,
+        dp_world_size=world_size,
+        seed=config.seed,
     )
 
 
@@ -118,8 +128,8 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig, *, lr: float) -
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     opt = config.optimizer
     groups = [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # foreach: one kernel per state tensor kind instead of a Python loop over parameters
-    return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, foreach=True)
+    # fused: one kernel per parameter group instead of a Python loop over parameters (CPU and GPU)
+    return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, fused=True)
 
 
 def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) -> Path:
@@ -134,12 +144,24 @@ def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) 
         except metadata.PackageNotFoundError:
             versions[pkg] = None
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).parent,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
-    record = {"config": json.loads(config.model_dump_json()), "versions": versions, "git_commit": commit, **extra}
+    record = {
+        "config": json.loads(config.model_dump_json()),
+        "versions": versions,
+        "git_commit": commit,
+        **extra,
+    }
     path = run_dir / "config.json"
     path.write_text(json.dumps(record, indent=2))
     return path

@@ -75,11 +75,21 @@ def write_tiny_workspace(
         for order, (source, n) in enumerate(counts.items()):
             rows.append(
                 dict(
-                    phase=p, phase_name=f"phase{p}", source=source, domain=sources[source],
-                    num_tokens=n * seq_lens[p], num_sequences=n, share=n / total, epochs=0.0,
-                    effective_tokens=0.0, order=order, phase_start_token=token_cursor,
-                    phase_end_token=token_cursor + total * seq_lens[p], phase_start_step=0,
-                    phase_end_step=0, seq_len=seq_lens[p],
+                    phase=p,
+                    phase_name=f"phase{p}",
+                    source=source,
+                    domain=sources[source],
+                    num_tokens=n * seq_lens[p],
+                    num_sequences=n,
+                    share=n / total,
+                    epochs=0.0,
+                    effective_tokens=0.0,
+                    order=order,
+                    phase_start_token=token_cursor,
+                    phase_end_token=token_cursor + total * seq_lens[p],
+                    phase_start_step=0,
+                    phase_end_step=0,
+                    seq_len=seq_lens[p],
                 )
             )
         token_cursor += total * seq_lens[p]
@@ -97,10 +107,17 @@ def tiny_train_config(root: Path, **overrides):
     if not (root / "plan.parquet").is_file():
         write_tiny_workspace(root)
     base = dict(
-        run_dir=root / "run", tokens_dir=root / "tokens", plan_path=root / "plan.parquet",
-        model={"tiny": {"hidden_size": 64, "intermediate_size": 176}}, micro_batch_size=4,
-        global_batch_tokens=256, optimizer={"lr": 3e-3}, scheduler={"kind": "constant"},
-        checkpoint={"final_export": False}, log_every=1, progress=False,
+        run_dir=root / "run",
+        tokens_dir=root / "tokens",
+        plan_path=root / "plan.parquet",
+        model={"tiny": {"hidden_size": 64, "intermediate_size": 176}},
+        micro_batch_size=4,
+        global_batch_tokens=256,
+        optimizer={"lr": 3e-3},
+        scheduler={"kind": "constant"},
+        checkpoint={"final_export": False},
+        log_every=1,
+        progress=False,
     )
     base.update(overrides)
     return TrainConfig.model_validate(base)
