@@ -51,9 +51,7 @@ def check_inventory(frame: pl.DataFrame, *, where: str | Path = "inventory") -> 
             f"{where}: missing column(s) {missing}; an inventory needs {list(INVENTORY_COLUMNS)} "
             "(written by `midtrain curate`)"
         )
-    return frame.with_columns(
-        [pl.col(c).cast(t, strict=False) for c, t in INVENTORY_COLUMNS.items()]
-    )
+    return frame.with_columns([pl.col(c).cast(t, strict=False) for c, t in INVENTORY_COLUMNS.items()])
 
 
 def read_inventory(path: str | Path) -> pl.DataFrame:

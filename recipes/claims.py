@@ -3,8 +3,9 @@
 (a) The anneal lowers target-domain held-out loss clearly more than general loss.
 (b) With the reserved general share, general held-out loss stays within ``retention_margin`` of
     the base, while the ablation without it loses more.
-(c) The decay phase produces the characteristic loss drop: over the decay, the training loss
-    falls clearly faster than the trend of the end of the constant-LR phase predicts.
+(c) The decay phase produces the characteristic loss drop: decaying the LR to zero from the
+    constant-LR base ends with lower general held-out loss than carrying on at constant LR on the
+    same data for the same steps, by more than the run-to-run noise of this model size.
 
 Each claim returns its numbers and a verdict; a claim that does not hold is reported as such.
 """
@@ -41,17 +42,18 @@ def check_claims(
     base: str,
     anneal: str,
     ablation: str | None,
-    decay_run_metrics: Path | None,
-    base_metrics: Path | None,
+    decay: str | None,
+    constant: str | None,
     target_domains: list[str],
     general_domains: list[str],
     retention_margin: float = 0.05,
+    noise: float = 0.06,
 ) -> list[Claim]:
     losses = domain_losses(eval_frame)
     return [
         _claim_targets_gain_more(losses, base, anneal, target_domains, general_domains),
         _claim_retention(losses, base, anneal, ablation, general_domains, retention_margin),
-        _claim_decay_drop(base_metrics, decay_run_metrics),
+        _claim_decay_drop(losses, decay, constant, general_domains, noise),
     ]
 
 
@@ -99,32 +101,19 @@ def read_metrics(path: Path) -> pl.DataFrame:
     return pl.DataFrame(rows) if rows else pl.DataFrame({"step": [], "loss": []})
 
 
-def _claim_decay_drop(base_metrics: Path | None, decay_metrics: Path | None) -> Claim:
+def _claim_decay_drop(losses, decay, constant, generals, noise) -> Claim:
+    """WSD's decay vs carrying on at constant LR, same data and steps, on held-out general loss."""
     name = "(c) the decay phase gives the characteristic loss drop"
-    if (
-        base_metrics is None
-        or decay_metrics is None
-        or not base_metrics.is_file()
-        or not decay_metrics.is_file()
-    ):
-        return Claim(name, None, "needs the constant-LR base run and a decay run on the same data")
-    stable = read_metrics(base_metrics).sort("step")
-    decay = read_metrics(decay_metrics).sort("step")
-    if stable.height < 6 or decay.height < 3:
-        return Claim(name, None, "too few logged steps to fit a trend")
-    tail = stable.tail(max(3, stable.height * 2 // 5))
-    slope, _ = np.polyfit(tail["step"].to_numpy().astype(float), tail["loss"].to_numpy().astype(float), 1)
-    decay_steps = float(decay["step"].max())
-    window = max(2, decay.height // 5)
-    start_loss = float(tail["loss"].tail(window).mean())
-    end_loss = float(decay["loss"].tail(window).mean())
-    trend_drop = max(0.0, -slope * decay_steps)
-    actual_drop = start_loss - end_loss
-    noise = float(tail["loss"].std() or 0.0)
-    holds = actual_drop > trend_drop + 2 * noise / np.sqrt(window)
+    d_decay = _mean_delta(losses, decay, "base", generals) if decay else None
+    d_constant = _mean_delta(losses, constant, "base", generals) if constant else None
+    if d_decay is None or d_constant is None:
+        return Claim(name, None, "needs a decay run and a constant-LR run on the same data from the base")
+    gap = d_constant - d_decay
+    holds = gap > noise
     return Claim(
         name,
         holds,
-        f"training loss fell {actual_drop:.3f} nats over the {decay_steps:.0f}-step decay; "
-        f"the constant-LR trend predicts {trend_drop:.3f} (noise {noise:.3f})",
+        f"from the constant-LR base, {decay} (LR decayed to 0) changed general held-out loss "
+        f"by {d_decay:+.3f} nats, {constant} (same data, LR kept constant) by {d_constant:+.3f}: "
+        f"the decay is worth {gap:.3f} nats (run-to-run noise at this size is ~{noise} nats)",
     )

@@ -188,14 +188,13 @@ def _claims(recipe: RecipeConfig, root: Path) -> str:
         return text + "No evaluation to check the claims on.\n"
     models = evaluated_models(recipe, root)
     ablation = next((m for m in models if "no-replay" in m or "no_replay" in m), None)
-    decay_run = next((n for n in recipe.runs if n.startswith("decay")), None)
     claims = check_claims(
         pl.read_parquet(eval_file),
         base="base",
         anneal="anneal",
         ablation=ablation,
-        base_metrics=root / "base" / "run" / "metrics.jsonl",
-        decay_run_metrics=root / "runs" / decay_run / "seed0" / "metrics.jsonl" if decay_run else None,
+        decay=next((m for m in models if m.startswith("decay")), None),
+        constant=next((m for m in models if m.startswith("constant")), None),
         target_domains=list(recipe.eval.get("target_domains", ["math", "code"])),
         general_domains=list(recipe.eval.get("general_domains", ["general"])),
     )

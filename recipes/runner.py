@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -183,38 +182,22 @@ def _run_one(stage: Stage, run_dir: RunDir) -> list[Path]:
 
 
 def provenance() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from training.trainer.setup import package_versions_and_commit
 
-    versions = {}
-    for name in (
-        "midtrain",
-        "torch",
-        "transformers",
-        "datatrove",
-        "polars",
-        "tokenizers",
-        "scikit-learn",
-        "fasttext-numpy2-wheel",
-        "numpy",
-        "pydantic",
-    ):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                cwd=Path(__file__).parent,
-            ).stdout.strip()
-            or None
+    versions, commit = package_versions_and_commit(
+        (
+            "midtrain",
+            "torch",
+            "transformers",
+            "datatrove",
+            "polars",
+            "tokenizers",
+            "scikit-learn",
+            "fasttext-numpy2-wheel",
+            "numpy",
+            "pydantic",
         )
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    )
     return {
         "python": sys.version.split()[0],
         "packages": versions,

@@ -5,7 +5,11 @@ Reads
     ``plan.parquet`` (mixing's contract; the columns this package needs are checked on read).
 
 Writes
-    ``tokens/tokenizer.json``                 the tokenizer used (trained locally when none given)
+    ``tokens/tokenizer.json``                 the tokenizer used (trained locally when none given);
+                                              with ``tokenizer_config.json`` the folder loads with
+                                              ``AutoTokenizer.from_pretrained(tokens/)``
+    ``tokens/tokenize.json``                  EOS/PAD tokens and ids, vocab size, the config used
+    ``tokens/inventory.parquet``              curation's inventory with exact ``num_tokens``
     ``tokens/<source>/*.ds`` + ``.ds.index``  datatrove token shards (uint16 when vocab <= 65,536
                                               else uint32; index = uint64 cumulative document ends,
                                               in tokens); documents end with EOS
@@ -22,8 +26,15 @@ import polars as pl
 
 # Columns of plan.parquet the loader relies on (mixing/schema.py documents them all).
 PLAN_COLUMNS_USED = (
-    "phase", "source", "domain", "num_sequences", "share", "order", "phase_start_step",
-    "phase_end_step", "seq_len",
+    "phase",
+    "source",
+    "domain",
+    "num_sequences",
+    "share",
+    "order",
+    "phase_start_step",
+    "phase_end_step",
+    "seq_len",
 )
 
 # Keys of every line of metrics.jsonl. Per-domain losses are extra keys "loss/<domain>".

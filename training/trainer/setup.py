@@ -132,13 +132,15 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig, *, lr: float) -
     return torch.optim.AdamW(groups, lr=lr, betas=opt.betas, eps=opt.eps, fused=True)
 
 
-def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) -> Path:
-    """RUN/config.json: the resolved config, package versions and git commit."""
+def package_versions_and_commit(
+    packages: tuple[str, ...] = ("midtrain", "torch", "transformers", "datatrove", "polars"),
+) -> tuple[dict, str | None]:
+    """Installed versions of ``packages`` and the git commit of this checkout (None outside git)."""
     import subprocess
     from importlib import metadata
 
     versions = {}
-    for pkg in ("midtrain", "torch", "transformers", "datatrove", "polars"):
+    for pkg in packages:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -156,6 +158,12 @@ def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) 
         )
     except (OSError, subprocess.SubprocessError):
         commit = None
+    return versions, commit
+
+
+def write_run_record(config: TrainConfig, run_dir: Path, extra: dict[str, Any]) -> Path:
+    """RUN/config.json: the resolved config, package versions and git commit."""
+    versions, commit = package_versions_and_commit()
     record = {
         "config": json.loads(config.model_dump_json()),
         "versions": versions,
