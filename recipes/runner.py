@@ -166,7 +166,13 @@ def _run_one(stage: Stage, run_dir: RunDir) -> list[Path]:
     marker = run_dir.markers / f"{stage.name}.json"
     marker.unlink(missing_ok=True)  # a stage that is re-running is not finished
     if not stage.atomic:
+        # The stage resumes inside its folder (training from its last checkpoint), but only work
+        # done under the same key may be resumed: a changed config starts from an empty folder.
+        key_file = stage.output / ".stage_key"
+        if stage.output.exists() and (not key_file.is_file() or key_file.read_text() != stage.key):
+            shutil.rmtree(stage.output)
         stage.output.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(stage.key)
         return stage.run(stage.output)
     tmp = stage.output.with_name(f".{stage.output.name}.partial")
     if tmp.exists():

@@ -78,3 +78,28 @@ def test_dry_run_runs_nothing(tmp_path):
     calls: list[str] = []
     records = run_stages(_stages(tmp_path, calls), RunDir(tmp_path), dry_run=True, log=lambda m: None)
     assert calls == [] and [r.status for r in records] == ["planned"] * 3
+
+
+def _resumable_stage(root: Path, key: str, calls: list[str]) -> Stage:
+    def run(out: Path) -> list[Path]:
+        calls.append(sorted(p.name for p in out.iterdir() if p.name != ".stage_key"))
+        (out / "checkpoint").write_text(key)
+        return [out / "checkpoint"]
+
+    return Stage("train.x", "train", key, root / "train", run, atomic=False)
+
+
+def test_in_place_stage_resumes_same_key_but_restarts_on_a_changed_key(tmp_path):
+    calls: list = []
+    run_dir = RunDir(tmp_path)
+    stage = _resumable_stage(tmp_path, "k1", calls)
+    # An interrupted run under the same key leaves its checkpoint: the rerun sees it (resumes).
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / ".stage_key").write_text("k1")
+    (tmp_path / "train" / "checkpoint").write_text("k1-partial")
+    run_stages([stage], run_dir, log=lambda m: None)
+    assert calls[-1] == ["checkpoint"]
+    # A changed key must not resume from the old run's checkpoints.
+    run_stages([_resumable_stage(tmp_path, "k2", calls)], run_dir, log=lambda m: None)
+    assert calls[-1] == []
+    assert (tmp_path / "train" / "checkpoint").read_text() == "k2"
