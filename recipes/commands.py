@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Run folder for the demo.")] = Path("runs/demo"),
         scale: Annotated[
             float,
-            typer.Option("--scale", help="Size multiplier (corpus and steps); 1.0 takes ~6 min on 2 cores."),
+            typer.Option("--scale", help="Size multiplier (corpus and steps); 1.0 takes ~4 min on 2 cores."),
         ] = 1.0,
         force: Annotated[
             bool, typer.Option("--force", help="Start over in --out even if it holds another run.")
