@@ -47,6 +47,16 @@ class DataSpec(BaseModel):
     )
 
 
+class LauncherSpec(BaseModel):
+    """How a training run is started: in this process, or under torchrun with N processes."""
+
+    model_config = ConfigDict(extra="forbid")
+    nproc_per_node: int = Field(1, ge=1, description="Processes (ranks) per node; >1 launches torchrun.")
+    nnodes: int = Field(1, ge=1, description="Nodes; >1 needs rdzv_endpoint and this command on every node.")
+    rdzv_endpoint: str | None = Field(None, description="host:port of the rendezvous (multi-node).")
+    torchrun_args: list[str] = Field(default_factory=list, description="Extra torchrun arguments.")
+
+
 class TrainRunSpec(BaseModel):
     """One training run: the mixture it follows and how it trains."""
 
@@ -57,6 +67,7 @@ class TrainRunSpec(BaseModel):
     init: str = Field(
         "base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'."
     )
+    launcher: LauncherSpec = Field(default_factory=LauncherSpec, description="In-process, or under torchrun.")
 
     @field_validator("seeds")
     @classmethod

@@ -11,7 +11,15 @@ import pytest
 from recipes.commands import run_recipe
 from recipes.curation_check import planted_defects_table
 
-TINY = ["scale=0.12", "runs.anneal.train.log_every=2", "base.train.log_every=2"]
+# The anneal trains under torchrun with 2 ranks (8 sequences each = the 16-sequence global batch),
+# so the recipe's launcher is exercised too.
+TINY = [
+    "scale=0.12",
+    "runs.anneal.train.log_every=2",
+    "base.train.log_every=2",
+    "runs.anneal.launcher.nproc_per_node=2",
+    "runs.anneal.train.micro_batch_size=8",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,7 @@ def test_every_stage_wrote_its_files_with_their_schemas(demo_run):
     anneal = read_plan(out / "plans" / "anneal" / "plan.parquet")
     general_share = anneal.filter(pl.col("domain") == "general")["share"].sum()
     assert general_share >= 0.5 - 1e-9  # the reserved general share holds
+    assert (out / "runs" / "anneal" / "seed0" / "train_config.yaml").is_file()  # launched by torchrun
     for run in ("base/run", "runs/anneal/seed0", "runs/no-replay/seed0"):
         assert list((out / run / "hf").glob("step_*/config.json")), f"{run} exported no HF model"
     frame = check_eval(pl.read_parquet(out / "eval" / "eval.parquet"))
