@@ -75,6 +75,7 @@ def _print_dry_run(recipe, stages, run_dir: RunDir) -> None:
         table.add_row(stage.name, "finished" if done else "to run", stage.key, str(stage.output))
     console.print(table)
     _print_plan_summaries(recipe)
+    _print_solved_plans(recipe, run_dir.root)
 
 
 def _print_plan_summaries(recipe) -> None:
@@ -155,3 +156,38 @@ def register(app: typer.Typer) -> None:
         share, evaluates per-domain held-out loss and writes a report with plots.
         """
         run_recipe("demo", out, overrides=[f"scale={scale}"], force=force)
+
+
+def _print_solved_plans(recipe, root: Path) -> None:
+    """When the run folder already has a tokenized inventory, solve each plan and show its shares."""
+    inventory_path = root / "tokens" / "inventory.parquet"
+    if not inventory_path.is_file():
+        console.print("(plans are solved once tokenization has written tokens/inventory.parquet)")
+        return
+    import polars as pl
+
+    from mixing import MixConfig, plan_mixture
+
+    inventory = pl.read_parquet(inventory_path)
+    runs = ({"base": recipe.base} if recipe.base else {}) | dict(recipe.runs)
+    table = Table(title=f"Solved plans on {inventory_path}")
+    for column in ("run", "phase", "domain", "share", "tokens", "epochs"):
+        table.add_column(column)
+    for name, spec in runs.items():
+        section = dict(spec.plan)
+        if section.get("total_tokens"):
+            section["total_tokens"] = int(section["total_tokens"] * recipe.scale)
+        plan = plan_mixture(inventory, MixConfig.model_validate(section))
+        by_domain = plan.group_by("phase_name", "domain", maintain_order=True).agg(
+            pl.col("share").sum(), pl.col("num_tokens").sum(), pl.col("epochs").max()
+        )
+        for row in by_domain.filter(pl.col("share") > 0).iter_rows(named=True):
+            table.add_row(
+                name,
+                row["phase_name"],
+                row["domain"],
+                f"{row['share']:.3f}",
+                f"{row['num_tokens']:,}",
+                f"{row['epochs']:.2f}",
+            )
+    console.print(table)

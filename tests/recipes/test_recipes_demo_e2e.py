@@ -111,3 +111,12 @@ def test_rerun_skips_everything_and_a_changed_key_reruns_only_what_it_affects(de
     log = capsys.readouterr().err
     ran = [line.split()[-1] for line in log.splitlines() if line.startswith("[run ]")]
     assert ran == ["eval", "report"]
+
+
+@pytest.mark.slow
+def test_dry_run_on_a_tokenized_run_solves_the_plans(demo_run, capsys):
+    out, _ = demo_run
+    capsys.readouterr()
+    run_recipe("demo", out, overrides=TINY, dry_run=True)
+    err = capsys.readouterr().err
+    assert "Solved plans" in err and "no-replay" in err
