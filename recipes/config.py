@@ -91,6 +91,12 @@ class RecipeConfig(BaseModel):
     average: dict[str, bool] = Field(default_factory=dict, description="Run name -> average its seeds.")
     eval: dict[str, Any] = Field(default_factory=dict, description="evaluation.EvalConfig minus paths.")
     claims: bool = Field(False, description="Check the demo's mid-training claims in the report.")
+    profile: str | None = Field(None, description="Name of the profile applied (see `profiles`).")
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named overrides merged over the recipe when `profile` names one, e.g. a `toy` "
+        "profile that swaps the real sources and model for the demo corpus and a tiny model.",
+    )
 
     @field_validator("runs")
     @classmethod
@@ -126,7 +132,31 @@ def load_recipe(path: str | Path, *, overrides: list[str] = ()) -> RecipeConfig:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe must be a mapping at the top level")
     raw = apply_overrides(raw, overrides)
+    raw = apply_profile(raw, where=str(path))
     return validate_recipe(raw, where=str(path))
+
+
+def apply_profile(raw: dict, *, where: str) -> dict:
+    """Merge ``profiles[profile]`` over the recipe: mappings merge key by key, a null deletes a key."""
+    name = raw.get("profile")
+    if name is None:
+        return raw
+    profiles = raw.get("profiles") or {}
+    if name not in profiles:
+        raise ValueError(f"{where}: profile: no profile {name!r} (profiles: {', '.join(profiles) or 'none'})")
+    return _deep_merge(raw, profiles[name])
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def validate_recipe(raw: dict, *, where: str = "recipe") -> RecipeConfig:
