@@ -21,6 +21,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from curation.schema import INVENTORY_COLUMNS, check_inventory
 from curation.stats.merge import load_stage_stats
+from curation.stats.source_stats import SUMMED_KEYS, empty_source_totals
 
 STAGE_ORDER = ("filter", "write")
 _COUNTER_KEYS = ("total", "forwarded", "dropped")
@@ -135,43 +136,14 @@ def _step_key(name: str) -> str:
 
 
 def build_inventory(work_dir: Path, out_dir: Path, sources: list[str], domain_hints: dict) -> pl.DataFrame:
-    merged: dict[str, dict] = {
-        s: {
-            "num_docs": 0,
-            "num_tokens": 0,
-            "quality_sum": 0.0,
-            "num_quality": 0,
-            "difficulty_sum": 0.0,
-            "num_difficulty": 0,
-            "domains": defaultdict(int),
-        }
-        for s in sources
-    }
+    merged: dict[str, dict] = defaultdict(empty_source_totals)
     estimated = True
     for f in sorted((work_dir / "source_stats").glob("*.json")):
         payload = json.loads(f.read_text())
         estimated = payload["estimated"]
         for s, v in payload["sources"].items():
-            m = merged.setdefault(
-                s,
-                {
-                    "num_docs": 0,
-                    "num_tokens": 0,
-                    "quality_sum": 0.0,
-                    "num_quality": 0,
-                    "difficulty_sum": 0.0,
-                    "num_difficulty": 0,
-                    "domains": defaultdict(int),
-                },
-            )
-            for k in (
-                "num_docs",
-                "num_tokens",
-                "quality_sum",
-                "num_quality",
-                "difficulty_sum",
-                "num_difficulty",
-            ):
+            m = merged[s]
+            for k in SUMMED_KEYS:
                 m[k] += v[k]
             for d, c in v["domains"].items():
                 m["domains"][d] += c

@@ -139,7 +139,6 @@ def _training(recipe: RecipeConfig, root: Path, out: Path) -> str:
     if not runs:
         return "## Training\n\nNo training metrics found.\n"
     fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(12, 4.2))
-    offset = 0
     base_end = 0
     for label, path in runs.items():
         metrics = read_metrics(path)
@@ -151,7 +150,6 @@ def _training(recipe: RecipeConfig, root: Path, out: Path) -> str:
         ax_lr.plot(steps, metrics["lr"].to_numpy(), label=label, lw=1.2)
         if label == "base":
             base_end = int(metrics["step"].max())
-        offset = max(offset, int(steps.max()))
     if base_end:
         for ax in (ax_loss, ax_lr):
             ax.axvline(base_end, color="grey", ls="--", lw=0.8)

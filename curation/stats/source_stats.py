@@ -15,6 +15,13 @@ from pathlib import Path
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+SUMMED_KEYS = ("num_docs", "num_tokens", "quality_sum", "num_quality", "difficulty_sum", "num_difficulty")
+
+
+def empty_source_totals() -> dict:
+    """Running totals of one source; a task writes them, the report adds the tasks up."""
+    return {**dict.fromkeys(SUMMED_KEYS, 0), "domains": defaultdict(int)}
+
 
 class SourceStats(PipelineStep):
     name = "🔢 Source stats"
@@ -36,17 +43,7 @@ class SourceStats(PipelineStep):
         return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        sums: dict[str, dict] = defaultdict(
-            lambda: {
-                "num_docs": 0,
-                "num_tokens": 0,
-                "quality_sum": 0.0,
-                "num_quality": 0,
-                "difficulty_sum": 0.0,
-                "num_difficulty": 0,
-                "domains": defaultdict(int),
-            }
-        )
+        sums: dict[str, dict] = defaultdict(empty_source_totals)
         batch = []
 
         def flush():
