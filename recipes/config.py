@@ -25,11 +25,13 @@ eval: {...}                # evaluation.EvalConfig without paths
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 STAGES = ("corpus", "curate", "tokenize", "base", "plan", "train", "average", "eval", "report")
 
@@ -47,14 +49,108 @@ class DataSpec(BaseModel):
     )
 
 
+class SlurmLauncherSpec(BaseModel):
+    """Submit the training run as one Slurm job: ``nnodes`` nodes, one torchrun agent per node.
+
+    The run folder must be on a filesystem every node sees (the job reads its config there and
+    writes checkpoints, metrics and ``slurm-<job id>.out`` there).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    partition: str | None = Field(None, description="#SBATCH --partition; default: the cluster's.")
+    account: str | None = Field(None, description="#SBATCH --account to charge.")
+    qos: str | None = Field(None, description="#SBATCH --qos.")
+    time: str | None = Field(
+        None,
+        description="Wall-time limit, Slurm's format: '12:00:00', '2-00:00:00' or minutes; "
+        "default: the partition's. A job that hits it resumes from its last checkpoint on rerun.",
+    )
+    gpus_per_node: int | None = Field(
+        None,
+        ge=0,
+        description="#SBATCH --gpus-per-node; default: nproc_per_node (one GPU per rank). 0 asks for "
+        "none (CPU nodes, or GPUs that come with the partition).",
+    )
+    cpus_per_task: int | None = Field(None, ge=1, description="CPU cores per node (one task per node).")
+    mem: str | None = Field(None, description="Memory per node, e.g. '200G'; '0' is all of it.")
+    sbatch_args: list[str] = Field(
+        default_factory=list,
+        description="Extra #SBATCH options, e.g. ['--exclusive', '--constraint=h100']; written after "
+        "midtrain's own, so they override them.",
+    )
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Shell lines the job runs before srun (under set -euo pipefail), e.g. "
+        "['module load cuda/12.4', 'source .venv/bin/activate'].",
+    )
+    python: str | None = Field(
+        None, description="Python on the compute nodes; default: the interpreter running midtrain."
+    )
+    rdzv_port: int = Field(29500, ge=1, le=65535, description="Rendezvous port on the job's first node.")
+    sbatch: str = Field(
+        "sbatch", description="The sbatch command (squeue/scancel are taken from its folder)."
+    )
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, time: str | None) -> str | None:
+        if time is not None and not re.fullmatch(r"\d+(-\d+)?(:\d+){0,2}", time):
+            raise ValueError("a Slurm time limit like '12:00:00', '2-00:00:00' or minutes")
+        return time
+
+    @field_validator("mem")
+    @classmethod
+    def _slurm_mem(cls, mem: str | None) -> str | None:
+        if mem is not None and not re.fullmatch(r"\d+[KMGT]?", mem):
+            raise ValueError("a Slurm memory size like '200G', '64000M' or '0' (all of the node's)")
+        return mem
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _options(cls, args: list[str]) -> list[str]:
+        for arg in args:
+            if not arg.startswith("-"):
+                raise ValueError(f"each entry is an sbatch option starting with '-', got {arg!r}")
+        return args
+
+
 class LauncherSpec(BaseModel):
-    """How a training run is started: in this process, or under torchrun with N processes."""
+    """How a training run is started: in this process, under torchrun here, or as a Slurm job."""
 
     model_config = ConfigDict(extra="forbid")
     nproc_per_node: int = Field(1, ge=1, description="Processes (ranks) per node; >1 launches torchrun.")
-    nnodes: int = Field(1, ge=1, description="Nodes; >1 needs rdzv_endpoint and this command on every node.")
-    rdzv_endpoint: str | None = Field(None, description="host:port of the rendezvous (multi-node).")
+    nnodes: int = Field(
+        1,
+        ge=1,
+        description="Nodes; >1 needs slurm (one job starts them all) or rdzv_endpoint (you start them).",
+    )
+    rdzv_endpoint: str | None = Field(
+        None, description="host:port of the rendezvous when you start the other nodes yourself (no slurm)."
+    )
     torchrun_args: list[str] = Field(default_factory=list, description="Extra torchrun arguments.")
+    slurm: SlurmLauncherSpec | None = Field(
+        None, description="Submit training as one Slurm job of nnodes nodes (see SlurmLauncherSpec)."
+    )
+
+    @model_validator(mode="after")
+    def _nodes_reachable(self) -> LauncherSpec:
+        if self.nnodes > 1 and self.slurm is None and not self.rdzv_endpoint:
+            raise ValueError(
+                f"nnodes: {self.nnodes} needs slurm: {{...}} (one job starts every node) or rdzv_endpoint: "
+                "host:port (you start the other nodes yourself)"
+            )
+        if self.slurm is not None and self.rdzv_endpoint:
+            warnings.warn(
+                "launcher.rdzv_endpoint has no effect with launcher.slurm: the job's first node hosts the "
+                "rendezvous on slurm.rdzv_port",
+                stacklevel=2,
+            )
+        return self
+
+    @property
+    def in_process(self) -> bool:
+        """One rank on this node and no Slurm: train in the runner's own process."""
+        return self.nproc_per_node == 1 and self.nnodes == 1 and self.slurm is None
 
 
 class TrainRunSpec(BaseModel):
@@ -67,7 +163,9 @@ class TrainRunSpec(BaseModel):
     init: str = Field(
         "base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'."
     )
-    launcher: LauncherSpec = Field(default_factory=LauncherSpec, description="In-process, or under torchrun.")
+    launcher: LauncherSpec = Field(
+        default_factory=LauncherSpec, description="In-process, under torchrun, or as a Slurm job."
+    )
 
     @field_validator("seeds")
     @classmethod

@@ -254,45 +254,13 @@ def _train(
         model["init_from"] = str(init_dir)
         section["model"] = model
     config = TrainConfig.model_validate(section)
-    if spec.launcher.nproc_per_node == 1 and spec.launcher.nnodes == 1:
+    if spec.launcher.in_process:
         result = train(config)
         return [result.final_hf_dir, result.metrics_path]
-    _train_under_torchrun(config, spec, out)
+    from recipes.launch import run_distributed
+
+    run_distributed(config, spec.launcher, out)
     return [final_hf_dir(out), out / "metrics.jsonl"]
-
-
-def _train_under_torchrun(config, spec: TrainRunSpec, out: Path) -> None:
-    """Write the run's TrainConfig and start ``midtrain train`` on every rank through torchrun."""
-    import subprocess
-    import sys
-
-    import yaml
-
-    config_path = out / "train_config.yaml"
-    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    launcher = spec.launcher
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        str(launcher.nproc_per_node),
-        "--nnodes",
-        str(launcher.nnodes),
-    ]
-    if launcher.nnodes == 1:
-        command.append("--standalone")
-    else:
-        if not launcher.rdzv_endpoint:
-            raise ValueError("launcher.rdzv_endpoint: needed when launcher.nnodes > 1 (host:port of node 0)")
-        command += ["--rdzv_backend", "c10d", "--rdzv_endpoint", launcher.rdzv_endpoint]
-    command += [*launcher.torchrun_args, "-m", "recipes.cli", "train", str(config_path)]
-    completed = subprocess.run(command)
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"torchrun training in {out} failed with exit code {completed.returncode}; "
-            f"its output is above, the config is {config_path}"
-        )
 
 
 def _average(recipe: RecipeConfig, root: Path, name: str, out: Path) -> list[Path]:
