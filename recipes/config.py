@@ -91,6 +91,18 @@ class SlurmLauncherSpec(BaseModel):
         "sbatch", description="The sbatch command (squeue/scancel are taken from its folder)."
     )
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _quoted_time(cls, time: Any) -> Any:
+        # YAML 1.1 reads an unquoted 12:00:00 as the base-60 integer 43200: refuse every number
+        # rather than guess whether it meant minutes or a mangled clock time.
+        if isinstance(time, int | float):
+            raise ValueError(
+                "write the time limit as a quoted string, e.g. time: '12:00:00' or time: '720' "
+                "(minutes); unquoted YAML turns 12:00:00 into the number 43200"
+            )
+        return time
+
     @field_validator("time")
     @classmethod
     def _slurm_time(cls, time: str | None) -> str | None:

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-from recipes.claims import check_claims, read_metrics  # noqa: E402
+from recipes.claims import check_claims, paired_training_gap, read_metrics  # noqa: E402
 from recipes.config import RecipeConfig  # noqa: E402
 from recipes.runner import RunDir  # noqa: E402
 from recipes.stages import evaluated_models  # noqa: E402
@@ -33,7 +33,7 @@ def write_report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
         _evaluation(root, out),
     ]
     if recipe.claims:
-        sections.append(_claims(recipe, root))
+        sections.append(_claims(recipe, root, out))
     report = out / "report.md"
     report.write_text("\n".join(s for s in sections if s))
     return [report, *sorted(out.glob("*.png"))]
@@ -179,13 +179,17 @@ def _evaluation(root: Path, out: Path) -> str:
     return text + f"\nFull evaluation: `{root / 'eval' / 'report.md'}`.\n"
 
 
-def _claims(recipe: RecipeConfig, root: Path) -> str:
+def _claims(recipe: RecipeConfig, root: Path, out: Path) -> str:
     text = "## Does mid-training work here?\n\n"
     eval_file = root / "eval" / "eval.parquet"
     if not eval_file.is_file():
         return text + "No evaluation to check the claims on.\n"
     models = evaluated_models(recipe, root)
     ablation = next((m for m in models if "no-replay" in m or "no_replay" in m), None)
+    decay_run = next((name for name in recipe.runs if name.startswith("decay")), None)
+    constant_run = next((name for name in recipe.runs if name.startswith("constant")), None)
+    decay_metrics = _first_seed_metrics(recipe, root, decay_run)
+    constant_metrics = _first_seed_metrics(recipe, root, constant_run)
     claims = check_claims(
         pl.read_parquet(eval_file),
         base="base",
@@ -195,10 +199,48 @@ def _claims(recipe: RecipeConfig, root: Path) -> str:
         constant=next((m for m in models if m.startswith("constant")), None),
         target_domains=list(recipe.eval.get("target_domains", ["math", "code"])),
         general_domains=list(recipe.eval.get("general_domains", ["general"])),
+        decay_metrics=decay_metrics,
+        constant_metrics=constant_metrics,
     )
     for claim in claims:
         verdict = {True: "**holds**", False: "**does not hold at this scale**", None: "**not checked**"}[
             claim.holds
         ]
         text += f"- {claim.name}: {verdict}. {claim.detail}.\n"
+    if decay_metrics is not None and constant_metrics is not None:
+        _plot_decay_vs_constant(decay_metrics, constant_metrics, decay_run, constant_run, out)
+        text += "\n![decay vs constant LR](decay_vs_constant.png)\n"
     return text
+
+
+def _first_seed_metrics(recipe: RecipeConfig, root: Path, run: str | None) -> pl.DataFrame | None:
+    if run is None:
+        return None
+    path = root / "runs" / run / f"seed{recipe.runs[run].seeds[0]}" / "metrics.jsonl"
+    return read_metrics(path) if path.is_file() else None
+
+
+def _plot_decay_vs_constant(decay, constant, decay_name, constant_name, out: Path) -> None:
+    """Both runs' training loss on the same batches, and their gap next to the LRs."""
+    paired = paired_training_gap(decay, constant)
+    if paired.height == 0:
+        return
+    steps = paired["step"].to_numpy()
+    fig, (ax_loss, ax_gap) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for column, label in (("loss_constant", constant_name), ("loss_decay", decay_name)):
+        ax_loss.plot(steps, paired[column].to_numpy(), lw=0.6, alpha=0.35)
+        smooth = paired[column].ewm_mean(alpha=0.15).to_numpy()
+        ax_loss.plot(steps, smooth, lw=1.8, label=f"{label} (EMA)", color=ax_loss.lines[-1].get_color())
+    ax_loss.set(xlabel="anneal step", ylabel="training loss (nats)", title="Same batches, two LR schedules")
+    ax_loss.legend(fontsize=8)
+    ax_gap.plot(steps, paired["gap"].to_numpy(), color="tab:purple", lw=0.8, alpha=0.5)
+    ax_gap.plot(steps, paired["gap"].ewm_mean(alpha=0.15).to_numpy(), color="tab:purple", lw=1.8)
+    ax_gap.axhline(0, color="grey", lw=0.8)
+    ax_gap.set(xlabel="anneal step", ylabel="constant minus decay (nats)", title="Loss gap and LRs")
+    ax_lr = ax_gap.twinx()
+    ax_lr.plot(steps, paired["lr_constant"].to_numpy(), color="grey", ls="--", lw=1)
+    ax_lr.plot(steps, paired["lr_decay"].to_numpy(), color="black", ls=":", lw=1)
+    ax_lr.set_ylabel("learning rate (dashed: constant, dotted: decay)")
+    fig.tight_layout()
+    fig.savefig(out / "decay_vs_constant.png", dpi=110)
+    plt.close(fig)

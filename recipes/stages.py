@@ -62,7 +62,7 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
                 lambda out: _plan(recipe, recipe.base, root, out),
             )
         )
-        base_key = stage_key("train", recipe.base.model_dump(), recipe.model, base_plan_key)
+        base_key = stage_key("train", training_identity(recipe.base), recipe.model, base_plan_key)
         stages.append(
             Stage(
                 "base.train",
@@ -94,7 +94,7 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
                 lambda out, spec=spec: _plan(recipe, spec, root, out),
             )
         )
-        run_keys[name] = stage_key("train", spec.model_dump(), recipe.model, plan_key, base_key)
+        run_keys[name] = stage_key("train", training_identity(spec), recipe.model, plan_key, base_key)
     for name, spec in recipe.runs.items():
         for seed in spec.seeds:
             key = stage_key(run_keys[name], seed)
@@ -139,6 +139,19 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
         )
     )
     return stages
+
+
+def training_identity(spec: TrainRunSpec) -> dict[str, Any]:
+    """What a training run's key depends on: not how it is launched, only what it trains.
+
+    A Slurm time limit, partition or extra torchrun flag must not change the key: a changed key
+    wipes the run folder, so bumping ``slurm.time`` after a timed-out job would restart from step 0
+    (or delete the folder under a job still running) instead of resuming. The world size stays in,
+    because the loader's resume position and the sharded checkpoints depend on it.
+    """
+    identity = spec.model_dump(exclude={"launcher"})
+    identity["world_size"] = spec.launcher.nproc_per_node * spec.launcher.nnodes
+    return identity
 
 
 # --- the stages ------------------------------------------------------------------------------------

@@ -186,6 +186,8 @@ def test_launcher_errors_name_the_key_path():
         load_recipe("demo", overrides=["runs.anneal.launcher.nnodes=4"])
     with pytest.raises(ValueError, match=r"runs\.anneal\.launcher\.slurm\.time: a Slurm time limit"):
         load_recipe("demo", overrides=["runs.anneal.launcher.slurm.time=12h"])
+    with pytest.raises(ValueError, match=r"slurm\.time: write the time limit as a quoted string"):
+        load_recipe("demo", overrides=["runs.anneal.launcher.slurm.time=12:00:00"])
     with pytest.raises(ValueError, match=r"runs\.anneal\.launcher\.slurm\.partion: unknown key"):
         load_recipe("demo", overrides=["runs.anneal.launcher.slurm.partion=gpu"])
     recipe = load_recipe(
@@ -193,6 +195,19 @@ def test_launcher_errors_name_the_key_path():
     )
     assert recipe.runs["anneal"].launcher.slurm.qos == "high"
     assert not recipe.runs["anneal"].launcher.in_process
+
+
+def test_how_a_run_is_launched_does_not_change_its_key_but_the_world_size_does(tmp_path):
+    from recipes.stages import build_stages
+
+    def train_key(*overrides: str) -> str:
+        stages = build_stages(load_recipe("demo", overrides=list(overrides)), tmp_path)
+        return next(s.key for s in stages if s.name == "train.anneal.seed0")
+
+    slurm = ["runs.anneal.launcher.nnodes=2", "runs.anneal.launcher.slurm.partition=gpu"]
+    assert train_key(*slurm) == train_key(*slurm, "runs.anneal.launcher.slurm.time='12:00:00'")
+    assert train_key(*slurm) != train_key()  # 2 nodes: a different world size, a different run
+    assert train_key() != train_key("runs.anneal.train.optimizer.lr=0.001")
 
 
 @pytest.mark.slow

@@ -65,6 +65,11 @@ def test_every_stage_wrote_its_files_with_their_schemas(demo_run):
     ):
         assert section in text
     assert (out / "report" / "loss_curves.png").is_file()
+    # The decay and constant-LR controls follow one plan, so their losses pair batch by batch.
+    decay_plan = read_plan(out / "plans" / "decay-general" / "plan.parquet")
+    assert decay_plan.equals(read_plan(out / "plans" / "constant-general" / "plan.parquet"))
+    assert (out / "report" / "decay_vs_constant.png").is_file()
+    assert "(c) the decay phase gives the characteristic loss drop" in text and "(c')" in text
     assert json.loads((out / "provenance.json").read_text())["packages"]["torch"]
 
 
