@@ -51,6 +51,9 @@ def curate(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel worker processes (local executor)")] = None,
     tasks: Annotated[int | None, typer.Option(help="tasks (shards) per stage")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Slurm: follow the submitted jobs until they finish")
+    ] = False,
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -64,11 +67,13 @@ def curate(
 
     from curation import CurationConfig, run_curation
 
-    result = run_curation(CurationConfig.from_yaml(config), out, workers=workers, tasks=tasks)
+    result = run_curation(CurationConfig.from_yaml(config), out, workers=workers, tasks=tasks, wait=wait)
     console = Console()
     if result.launched:
         console.print(
-            f"Slurm jobs submitted; launch scripts under {result.work_dir}/logs/*/launch_script.slurm"
+            f"Slurm jobs submitted (ids in {result.work_dir}/slurm_jobs.json; launch scripts under "
+            f"{result.work_dir}/logs/*/launch_script.slurm). Rerun with --wait to follow them and "
+            "read the results (finished ranks are not submitted again)."
         )
         return
     console.print((result.out_dir / "reports" / "funnel.txt").read_text())

@@ -27,6 +27,7 @@ import polars as pl
 
 from curation.config import CurationConfig
 from curation.readers.discover import list_units, preflight_source
+from curation.slurm_wait import record_jobs, refuse_if_jobs_queued, wait_for_jobs
 
 
 @dataclass
@@ -228,8 +229,15 @@ def run_curation(
     *,
     workers: int | None = None,
     tasks: int | None = None,
+    wait: bool = False,
+    poll_s: float = 30.0,
 ) -> CurationResult:
-    """Curate ``config.sources`` into ``out_dir`` (see curation/schema.py for the files)."""
+    """Curate ``config.sources`` into ``out_dir`` (see curation/schema.py for the files).
+
+    On Slurm the stages are submitted as a chain of array jobs; without ``wait`` this returns as
+    soon as they are queued (``launched=True``), with ``wait`` it follows them every ``poll_s``
+    seconds until they finish and returns the result like the other executors.
+    """
     if not isinstance(config, CurationConfig):
         config = CurationConfig.model_validate(config)
     if workers is not None or tasks is not None:
@@ -242,11 +250,13 @@ def run_curation(
     fingerprint = run_fingerprint(config)
     work = out_dir / "work" / fingerprint
     work.mkdir(parents=True, exist_ok=True)
+    if config.executor.kind == "slurm":
+        refuse_if_jobs_queued(work)
     (work / "config.json").write_text(config.model_dump_json(indent=2))
     from curation.executors import make_executor
 
     previous = None
-    executors = []
+    executors = {}
     for name, pipeline, tasks_ in build_stages(config, out_dir, work):
         executor = make_executor(
             config.executor,
@@ -256,16 +266,19 @@ def run_curation(
             job_name=name,
             depends=previous,
         )
-        executors.append(executor)
+        executors[name] = executor
         if config.executor.kind == "local":
             executor.run()
         previous = executor
     if config.executor.kind == "ray":
-        for executor in executors:
+        for executor in executors.values():
             executor.run()
     elif config.executor.kind == "slurm":
-        executors[-1].run()  # launches the chain through `depends`
-        return CurationResult(out_dir, pl.DataFrame(), {}, work_dir=work, launched=True)
+        previous.run()  # the last stage: submits the whole chain through `depends`
+        if not wait:
+            record_jobs(work, executors)
+            return CurationResult(out_dir, pl.DataFrame(), {}, work_dir=work, launched=True)
+        wait_for_jobs(executors, work, poll_s=poll_s)
     return load_result(out_dir, work)
 
 

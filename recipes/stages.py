@@ -199,7 +199,8 @@ def _curate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
     from curation import CurationConfig, run_curation
 
     config = CurationConfig.model_validate(curation_config(recipe, root))
-    run_curation(config, out)
+    # On Slurm the recipe waits for the jobs: tokenization needs what they write.
+    run_curation(config, out, wait=True)
     return [out / "inventory.parquet", out / "reports"]
 
 

@@ -182,3 +182,127 @@ def test_ray_executor_runs_same_pipeline(tmp_path):
         assert result.inventory["num_docs"].sum() > 0
     finally:
         ray.shutdown()
+
+
+# Slurm on one host, synchronously: sbatch runs each array task of the script at once (so every
+# dependency is met by the time the next job is submitted) and srun runs its command.
+FAKE_SBATCH = """#!{python}
+import os, re, subprocess, sys
+from pathlib import Path
+state = Path(os.environ["FAKE_SLURM"])
+script = Path(sys.argv[-1]).read_text()
+options = dict(re.findall(r"^#SBATCH --([\\w-]+)=(\\S+)$", script, re.M))
+first, last = map(int, options.get("array", "0-0").split("-"))
+counter = state / "last_job_id"
+job_id = str(int(counter.read_text()) + 1 if counter.exists() else 500)
+counter.write_text(job_id)
+for task in range(first, last + 1):
+    env = dict(os.environ, SLURM_JOB_ID=job_id, SLURM_ARRAY_JOB_ID=job_id, SLURM_ARRAY_TASK_ID=str(task),
+               SLURM_NODELIST="localhost", SLURM_JOB_NODELIST="localhost", SLURM_NODEID="0",
+               SLURM_NNODES="1", SLURM_PROCID="0", SLURM_LOCALID="0")
+    log = Path(options["output"].replace("%A", job_id).replace("%a", str(task)))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        subprocess.run(["bash", "-c", script], env=env, stdout=out, stderr=subprocess.STDOUT)
+print("Submitted batch job", job_id)
+"""
+FAKE_SRUN = """#!{python}
+import os, sys
+args = sys.argv[1:]
+while args[0].startswith("-"):
+    args = args[2:] if args[0] == "-n" else args[1:]
+os.execvp(args[0], args)
+"""
+
+
+GONE = 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1'
+
+
+def _fake_slurm(tmp_path, monkeypatch, *, squeue: str = GONE) -> Path:
+    import sys
+
+    bin_dir = tmp_path / "fake_slurm"
+    bin_dir.mkdir()
+    tools = {
+        "sbatch": FAKE_SBATCH.format(python=sys.executable),
+        "srun": FAKE_SRUN.format(python=sys.executable),
+        "squeue": f"#!/bin/bash\n{squeue}\n",
+        "scontrol": "#!/bin/bash\necho localhost\n",  # `scontrol show hostnames`: the only node
+        "scancel": '#!/bin/bash\necho "$@" >> "$FAKE_SLURM/cancelled"\n',
+    }
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("FAKE_SLURM", str(bin_dir))
+    # launch_pickled_pipeline (datatrove's entry point) lives next to this interpreter.
+    monkeypatch.setenv(
+        "PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    return bin_dir
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_waiting_for_slurm_gives_the_same_curation_as_local(tmp_path, monkeypatch):
+    _fake_slurm(tmp_path, monkeypatch)
+    data = _corpus(tmp_path)
+    data["executor"] = {"kind": "local", "tasks": 1}
+    local = run_curation(data, tmp_path / "local")
+    data["executor"] = {"kind": "slurm", "tasks": 1, "slurm": {"time": "1:00:00", "partition": "cpu"}}
+    on_slurm = run_curation(data, tmp_path / "slurm", wait=True, poll_s=0.01)
+    assert not on_slurm.launched
+    columns = ["source", "num_docs", "num_tokens"]
+    assert (
+        on_slurm.inventory.select(columns)
+        .sort("source")
+        .equals(local.inventory.select(columns).sort("source"))
+    )
+    assert on_slurm.funnel == local.funnel
+    recorded = json.loads((on_slurm.work_dir / "slurm_jobs.json").read_text())
+    assert set(recorded) == {"decont_index", "filter", "buckets", "cluster", "write", "report"}
+
+
+@pytest.mark.timeout(60)
+def test_a_stage_whose_ranks_did_not_finish_on_slurm_is_an_error(tmp_path, monkeypatch):
+    from curation.slurm_wait import wait_for_jobs
+
+    class Executor:  # what wait_for_jobs reads from datatrove's SlurmPipelineExecutor
+        def __init__(self, job_id, incomplete):
+            self.job_id, self.world_size, self._incomplete = job_id, 4, incomplete
+            self.logging_dir = type("Folder", (), {"path": str(tmp_path / "logs")})()
+
+        def get_incomplete_ranks(self):
+            return self._incomplete
+
+    # squeue lists job 7's array tasks on its first two polls, then the job has left the queue.
+    polls = tmp_path / "polls"
+    _fake_slurm(
+        tmp_path,
+        monkeypatch,
+        squeue=f"echo x >> {polls}; if [ $(wc -l < {polls}) -le 2 ]; then echo 7_1; echo 7_[2-3]; "
+        f"else {GONE}; fi",
+    )
+    messages = []
+    with pytest.raises(
+        RuntimeError, match=r"stage 'filter': ranks \[2, 3\] of 4 did not finish.*Rerun to resume"
+    ):
+        wait_for_jobs(
+            {"decont_index": Executor(-1, []), "filter": Executor(7, [2, 3])},
+            tmp_path,
+            poll_s=0.01,
+            log=messages.append,
+        )
+    assert len(polls.read_text().split()) == 3  # it waited while the job was queued
+    assert "filter 2/4" in messages[0]
+    assert json.loads((tmp_path / "slurm_jobs.json").read_text()) == {"filter": "7"}
+
+
+@pytest.mark.timeout(120)
+def test_a_rerun_while_the_curation_jobs_are_queued_is_refused(tmp_path, monkeypatch):
+    _fake_slurm(tmp_path, monkeypatch, squeue="echo 41_3")
+    data = _corpus(tmp_path)
+    data["executor"] = {"kind": "slurm", "tasks": 1, "slurm": {"time": "1:00:00", "partition": "cpu"}}
+    first = run_curation(data, tmp_path / "out")  # submits without waiting (fake sbatch runs it)
+    (first.work_dir / "slurm_jobs.json").write_text(json.dumps({"filter": "41"}))
+    with pytest.raises(ValueError, match=r"curation Slurm jobs 41 .* still queued or running"):
+        run_curation(data, tmp_path / "out")
