@@ -241,9 +241,24 @@ def load_recipe(path: str | Path, *, overrides: list[str] = ()) -> RecipeConfig:
         raise ValueError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe must be a mapping at the top level")
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(unshared(raw), overrides)
     raw = apply_profile(raw, where=str(path))
     return validate_recipe(raw, where=str(path))
+
+
+def unshared(node: Any) -> Any:
+    """A copy in which no two places hold the same dict or list.
+
+    YAML anchors load as one Python object wherever they are used (``train: *anneal_train``, and
+    the nested mappings under ``<<: *train``), so ``--set runs.no-replay.train.optimizer.lr=...``
+    would also change every other run and the base run (and their stage keys) without this.
+    ``copy.deepcopy`` keeps such sharing, hence the plain rebuild.
+    """
+    if isinstance(node, dict):
+        return {key: unshared(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [unshared(value) for value in node]
+    return node
 
 
 def apply_profile(raw: dict, *, where: str) -> dict:

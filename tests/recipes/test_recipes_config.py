@@ -70,3 +70,12 @@ def test_missing_input_path_fails_before_anything_runs(tmp_path):
 def test_unknown_preset_lists_the_presets():
     with pytest.raises(FileNotFoundError, match="presets: .*demo"):
         load_recipe("no-such-preset")
+
+
+def test_set_on_a_yaml_alias_changes_only_that_path():
+    # In the demo preset every anneal's `train` is an alias of one anchor that merges the base's.
+    recipe = load_recipe("demo", overrides=["runs.no-replay.train.optimizer.lr=0.002"])
+    assert recipe.runs["no-replay"].train["optimizer"]["lr"] == 0.002
+    assert recipe.runs["anneal"].train["optimizer"]["lr"] == 0.003
+    assert recipe.runs["decay-general"].train["optimizer"]["lr"] == 0.003
+    assert recipe.base.train["optimizer"]["lr"] == 0.003
