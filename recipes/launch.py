@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recipes.config import LauncherSpec, SlurmLauncherSpec
+from recipes.runner import atomic_write
 
 if TYPE_CHECKING:
     from training import TrainConfig
@@ -38,7 +39,7 @@ def run_distributed(config: TrainConfig, launcher: LauncherSpec, out: Path) -> N
     out = Path(out).resolve()
     if launcher.slurm is not None:
         refuse_if_job_running(out, launcher.slurm)
-    config_path = _atomic_write(out / "train_config.yaml", _config_yaml(config))
+    config_path = atomic_write(out / "train_config.yaml", _config_yaml(config))
     if launcher.slurm is not None:
         run_slurm_job(launcher, out, config_path)
     else:
@@ -98,7 +99,7 @@ def write_other_nodes_script(launcher: LauncherSpec, out: Path, command: list[st
             "",
         ]
     )
-    path = _atomic_write(out / "other_nodes.sh", text)
+    path = atomic_write(out / "other_nodes.sh", text)
     path.chmod(0o755)
     return path
 
@@ -169,7 +170,7 @@ def run_slurm_job(launcher: LauncherSpec, out: Path, config_path: Path) -> None:
     slurm = launcher.slurm
     assert slurm is not None
     job_name = "midtrain-" + "-".join(out.parts[-2:])
-    script = _atomic_write(
+    script = atomic_write(
         out / SCRIPT_FILE, render_sbatch_script(launcher, out, config_path, job_name=job_name)
     )
     command = [slurm.sbatch, "--parsable", "--wait", str(script)]
@@ -183,7 +184,7 @@ def run_slurm_job(launcher: LauncherSpec, out: Path, config_path: Path) -> None:
                 f"{shlex.join(command)} did not submit the job (exit code {process.returncode}): {stderr.strip()}"
             )
         record = {"job_id": job_id, "script": str(script), "submitted_at": _now()}
-        _atomic_write(out / JOB_FILE, json.dumps(record, indent=1))
+        atomic_write(out / JOB_FILE, json.dumps(record, indent=1))
         print(
             f"launcher: Slurm job {job_id} ({launcher.nnodes} nodes), log {out}/slurm-{job_id}.out",
             file=sys.stderr,
@@ -197,7 +198,7 @@ def run_slurm_job(launcher: LauncherSpec, out: Path, config_path: Path) -> None:
         process.terminate()
         raise
     record.update(exit_code=process.returncode, finished_at=_now())
-    _atomic_write(out / JOB_FILE, json.dumps(record, indent=1))
+    atomic_write(out / JOB_FILE, json.dumps(record, indent=1))
     if process.returncode != 0:
         log = out / f"slurm-{job_id}.out"
         tail = (
@@ -288,14 +289,6 @@ def _config_yaml(config: TrainConfig) -> str:
     import yaml
 
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
 
 
 def _now() -> str:

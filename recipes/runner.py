@@ -68,8 +68,8 @@ class RunDir:
                 "(or pass --force to use it anyway)"
             )
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(recorded, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-        _atomic_write(self.root / "provenance.json", json.dumps(provenance(), indent=1))
+        atomic_write(recorded, yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+        atomic_write(self.root / "provenance.json", json.dumps(provenance(), indent=1))
 
     def finished_key(self, name: str) -> str | None:
         marker = self.markers / f"{name}.json"
@@ -79,7 +79,7 @@ class RunDir:
 
     def mark_finished(self, record: StageRecord) -> None:
         self.markers.mkdir(parents=True, exist_ok=True)
-        _atomic_write(
+        atomic_write(
             self.markers / f"{record.name}.json",
             json.dumps(
                 {
@@ -213,8 +213,10 @@ def provenance() -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+    return path
