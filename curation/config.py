@@ -42,6 +42,26 @@ class SourceConfig(_Model):
     filters: list[str] | None = Field(
         None, description="heuristic filters for this source; None: filters.enabled"
     )
+    split_by: Literal["whole", "paragraphs", "lines", "pattern"] = Field(
+        "whole",
+        description="how a plain-text file (.txt/.md/.text, format text) is cut into documents: 'whole' "
+        "(default: the file is one document; a file over max_doc_bytes is rejected as file_too_large), "
+        "'paragraphs' (runs of non-blank lines; blank lines separate), 'lines' (each non-blank line), "
+        "'pattern' (a line matching split_pattern starts a new document and stays its first line). "
+        "Records (jsonl/parquet/HF) are never split",
+    )
+    split_pattern: str | None = Field(
+        None,
+        description="regex matched against each line of a text file (re.MULTILINE, without the newline); "
+        "a matching line starts a new document, e.g. WikiText's article titles '^ = [^=].* = $'. "
+        "Setting it implies split_by: pattern",
+    )
+    text_template: str | None = Field(
+        None,
+        description="build the document text from several record fields with Python format syntax, e.g. "
+        "'Question: {question}\\nAnswer: {answer}' (jsonl/parquet/HF); a record without one of the "
+        "fields is rejected as missing_template_field. Replaces text_key (set one or the other)",
+    )
 
     @field_validator("filters")
     @classmethod
@@ -57,6 +77,21 @@ class SourceConfig(_Model):
         if not _NAME_RE.match(value):
             raise ValueError(f"source name {value!r} must be a folder-safe name ([A-Za-z0-9_.-])")
         return value
+
+    @model_validator(mode="after")
+    def _check_split_and_template(self) -> SourceConfig:
+        from curation.readers.template import check_template
+        from curation.readers.text import check_split
+
+        self.split_by = check_split(self.split_by, self.split_pattern)
+        if self.text_template is not None:
+            if "text_key" in self.model_fields_set and self.text_key != "text":
+                raise ValueError(
+                    f"text_template and text_key={self.text_key!r} are mutually exclusive: the template "
+                    "names the fields it uses; remove one of them"
+                )
+            check_template(self.text_template)
+        return self
 
 
 class FiltersConfig(_Model):

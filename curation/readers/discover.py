@@ -3,18 +3,20 @@
 A source is cut into *units*: one input file, or one of ``world_size`` row shards of a
 HuggingFace dataset. Units of all sources, in source order, are dealt to tasks round-robin
 (``units[rank::world_size]``), like datatrove deals files. ``preflight_source`` opens the first
-record of each file and fails with the file and key when ``text_key`` is missing, so a typo costs
-seconds, not a run.
+record of each file and fails with the file, line and key when ``text_key`` (or a
+``text_template`` field) is missing, so a typo costs seconds, not a run.
 """
 
 from __future__ import annotations
 
 import glob as globlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from curation.config import SourceConfig
 from curation.readers.records import iter_records
+from curation.readers.template import template_fields
 
 _JSONL = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".ndjson")
 _PARQUET = (".parquet",)
@@ -90,21 +92,34 @@ def list_units(source: SourceConfig, world_size: int) -> list[SourceUnit]:
 
 
 def preflight_source(source: SourceConfig) -> int:
-    """Check that every file opens and its first record has ``text_key``; return the file count."""
+    """Check that every file opens and its first record has the text key (or every
+    ``text_template`` field); return the file count. A file that turns out corrupt is left to the
+    reader, which counts it and goes on with the other files."""
     units = list_units(source, 1)
+    fields = template_fields(source.text_template) if source.text_template else None
+    formats = {unit.format for unit in units}
+    if fields is not None and "text" in formats:
+        raise ValueError(
+            f"source {source.name!r}: text_template needs records with fields (jsonl, parquet, HF), but "
+            f"{next(u.path for u in units if u.format == 'text')} is a plain-text file; remove text_template"
+        )
+    if source.split_by != "whole" and "text" not in formats:
+        warnings.warn(
+            f"source {source.name!r}: split_by: {source.split_by} has no effect: it cuts plain-text files "
+            f"and this source has only {sorted(formats)} input",
+            stacklevel=2,
+        )
     for unit in units:
         if unit.format == "text":
             if not Path(unit.path).is_file() or not _readable(unit.path):
                 raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}")
             continue
         try:
-            for record in iter_records(unit, text_key=source.text_key, split=source.split, limit_rows=50):
+            for record in iter_records(
+                unit, text_key=source.text_key, split=source.split, limit_rows=50, columns=fields
+            ):
                 if record.error is None:
-                    if source.text_key not in record.data:
-                        raise ValueError(
-                            f"source {source.name!r}: {unit.path}:{record.line}: no key {source.text_key!r} "
-                            f"(keys: {sorted(record.data)[:12]}); set `text_key` for this source"
-                        )
+                    _check_keys(source, unit, record, fields)
                     break
         except OSError as error:
             raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}: {error}") from error
@@ -116,6 +131,27 @@ def preflight_source(source: SourceConfig) -> int:
                 f"{type(error).__name__}: {error}"
             ) from error
     return len(units)
+
+
+def _check_keys(source: SourceConfig, unit: SourceUnit, record, fields: list[str] | None) -> None:
+    where = f"source {source.name!r}: {unit.path}:{record.line}"
+    keys = sorted(record.data)[:12]
+    if unit.format == "parquet":  # only the wanted columns were read: list the file's own
+        import pyarrow.parquet as pq
+
+        keys = sorted(pq.read_schema(unit.path).names)[:12]
+    if fields is None:
+        if source.text_key not in record.data:
+            raise ValueError(
+                f"{where}: no key {source.text_key!r} (keys: {keys}); set `text_key` for this source"
+            )
+        return
+    missing = [name for name in fields if name not in record.data]
+    if missing:
+        raise ValueError(
+            f"{where}: text_template field {missing[0]!r} is not in the record (keys: {keys}); "
+            "correct text_template for this source"
+        )
 
 
 def _readable(path: str) -> bool:

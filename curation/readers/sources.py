@@ -2,10 +2,13 @@
 
 All sources are read by one step so one executor covers them: units (files or dataset shards)
 are dealt to tasks round-robin. Bad input never stops the run: malformed JSON, non-UTF-8 bytes,
-a missing text key, an empty or whitespace-only document and a document over
-``max_doc_bytes`` are counted (stats ``rejected_<reason>``) and written to
-``rejects/<rank>.jsonl`` with their file and line. Output file names depend on the rank only,
-so a re-run of a killed task overwrites its partial output instead of duplicating it.
+a missing text key or template field, an empty or whitespace-only document, a document over
+``max_doc_bytes``, a binary file and a truncated or corrupt compressed file are counted and
+written to ``rejects/<rank>.jsonl`` with their file, line and (for whole-file problems) a detail
+naming the fix. Stats per source: ``read/<source>`` and ``rejected/<source>`` (emitted even when
+zero, so a source that ends with no documents shows up) and ``rejected/<source>/<reason>``;
+overall: ``documents``, ``rejected``, ``rejected_<reason>``. Output file names depend on the rank
+only, so a re-run of a killed task overwrites its partial output instead of duplicating it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.logging import logger
 
 from curation.config import SourceConfig
 from curation.readers.discover import list_units
 from curation.readers.records import iter_records
+from curation.readers.template import render, template_fields
+
+_FILE_REASONS = ("corrupt_file", "binary_file", "file_too_large")
 
 
 class SourcesReader(PipelineStep):
@@ -46,43 +53,74 @@ class SourcesReader(PipelineStep):
         with open(reject_path, "w") as rejects:  # "w": a re-run replaces a killed run's log
             for source, unit in self._units(rank, world_size):
                 self.stat_update("input_units")
-                for doc, reason, line, raw in self._read_unit(source, unit):
+                for label in (f"read/{source.name}", f"rejected/{source.name}"):
+                    self.stats[label]  # noqa: B018 - creates the counter at 0: a source with no docs shows
+                for doc, reason, line, raw, detail in self._read_unit(source, unit):
                     if doc is not None:
                         self.stat_update("documents", f"read/{source.name}")
                         yield doc
                         continue
-                    self.stat_update("rejected", f"rejected_{reason}", f"rejected/{source.name}")
-                    rejects.write(
-                        json.dumps(
-                            {
-                                "source": source.name,
-                                "file": unit.path,
-                                "line": line,
-                                "reason": reason,
-                                "excerpt": raw,
-                            }
-                        )
-                        + "\n"
+                    self.stat_update(
+                        "rejected",
+                        f"rejected_{reason}",
+                        f"rejected/{source.name}",
+                        f"rejected/{source.name}/{reason}",
                     )
+                    if reason in _FILE_REASONS:
+                        logger.warning(f"source {source.name!r}: {reason}: {detail}")
+                    row = {
+                        "source": source.name,
+                        "file": unit.path,
+                        "line": line,
+                        "reason": reason,
+                        "excerpt": raw,
+                    }
+                    if detail:
+                        row["detail"] = detail
+                    rejects.write(json.dumps(row) + "\n")
 
     def _read_unit(self, source: SourceConfig, unit):
-        for record in iter_records(unit, text_key=source.text_key, id_key=source.id_key, split=source.split):
+        fields = template_fields(source.text_template) if source.text_template else None
+        records = iter_records(
+            unit,
+            text_key=source.text_key,
+            id_key=source.id_key,
+            split=source.split,
+            columns=fields,
+            split_by=source.split_by,
+            split_pattern=source.split_pattern,
+            max_bytes=self.max_doc_bytes,
+        )
+        for record in records:
             with self.track_time():
                 if record.error is not None:
-                    yield None, record.error, record.line, record.raw.decode("utf-8", "replace")
+                    yield (
+                        None,
+                        record.error,
+                        record.line,
+                        record.raw.decode("utf-8", "replace"),
+                        record.detail,
+                    )
                     continue
-                text = record.data.get(source.text_key)
+                if fields is not None:
+                    text, missing = render(source.text_template, fields, record.data)
+                    if missing is not None:
+                        keys = str(sorted(record.data))[:160]
+                        yield None, "missing_template_field", record.line, f"{missing!r} not in {keys}", ""
+                        continue
+                else:
+                    text = record.data.get(source.text_key)
                 if text is None:
-                    yield None, "missing_text_key", record.line, str(sorted(record.data))[:200]
+                    yield None, "missing_text_key", record.line, str(sorted(record.data))[:200], ""
                     continue
                 if not isinstance(text, str):
-                    yield None, "text_not_a_string", record.line, repr(text)[:200]
+                    yield None, "text_not_a_string", record.line, repr(text)[:200], ""
                     continue
                 if not text.strip():
-                    yield None, "empty", record.line, text[:200]
+                    yield None, "empty", record.line, text[:200], ""
                     continue
                 if len(text) > self.max_doc_bytes // 4 and len(text.encode("utf-8")) > self.max_doc_bytes:
-                    yield None, "too_large", record.line, text[:200]
+                    yield None, "too_large", record.line, text[:200], ""
                     continue
                 doc_id = record.data.get(source.id_key or "id")
                 if doc_id is None:
@@ -90,4 +128,4 @@ class SourcesReader(PipelineStep):
                 metadata = {"source": source.name}
                 if source.domain:
                     metadata["domain"] = source.domain
-            yield Document(text=text, id=str(doc_id), metadata=metadata), None, record.line, ""
+            yield Document(text=text, id=str(doc_id), metadata=metadata), None, record.line, "", ""
