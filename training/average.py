@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,9 +11,13 @@ def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
     """Average the weights of `paths` (HF save_pretrained folders of one architecture) into `out`.
 
     Means are taken in float64 and cast back to each tensor's dtype; the tokenizer files of the
-    first checkpoint are copied alongside.
+    first checkpoint are copied alongside, config.json and generation_config.json get its
+    bos/eos/pad ids, and ``midtrain_state.json`` is the first member's with ``averaged_from``.
     """
     from transformers import AutoModelForCausalLM
+
+    from training.init_source import STATE_FILE
+    from training.trainer.export import align_special_tokens, load_tokenizer, write_state
 
     paths = [Path(p) for p in paths]
     if len(paths) < 2:
@@ -39,8 +44,14 @@ def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:
     model.load_state_dict({k: (v / len(paths)).to(reference[k].dtype) for k, v in total.items()})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if (paths[0] / "tokenizer.json").is_file():
+        align_special_tokens(model, load_tokenizer(paths[0]))
     model.save_pretrained(out)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (paths[0] / name).is_file():
             shutil.copy(paths[0] / name, out / name)
+    first_state = paths[0] / STATE_FILE
+    state = json.loads(first_state.read_text()) if first_state.is_file() else {}
+    state.update(averaged_from=[str(p.resolve()) for p in paths], checkpoint=None)
+    write_state(out, state)
     return out

@@ -39,7 +39,16 @@ class RopeConfig(_Strict):
 class ModelConfig(_Strict):
     """Which causal LM to train: a local HF folder, a config.json, or the tiny Llama factory."""
 
-    init_from: str | None = Field(None, description="local HF folder (save_pretrained) to start from")
+    init_from: str | None = Field(
+        None,
+        description="weights to start from: a local HF folder (save_pretrained, RUN/hf/step_N), a midtrain "
+        "DCP checkpoint (RUN/checkpoints/step_N, with optimizer state) or a hub name (online only)",
+    )
+    load_optimizer: bool = Field(
+        True,
+        description="load the optimizer state of a DCP init_from (an HF folder has none: the optimizer "
+        "starts fresh; use scheduler.warmup_steps for a short re-warm)",
+    )
     config_from: str | None = Field(None, description="HF config folder/JSON to build a fresh model from")
     tiny: dict[str, Any] | None = Field(
         None, description="overrides for training.models.tiny_llama_config (used when no path is given)"
@@ -71,14 +80,32 @@ class SchedulerConfig(_Strict):
     decay_fraction: float = Field(0.2, gt=0, le=1, description="WSD: fraction of the steps spent decaying")
     decay_shape: Literal["linear", "cosine", "1-sqrt", "exponential"] = Field("linear")
     peak_lr: float | None = Field(None, gt=0, description="peak LR; defaults to optimizer.lr")
+    start_lr: float | None = Field(
+        None,
+        gt=0,
+        description="anneal: LR at the start of the anneal; default: the LR recorded with the init "
+        "checkpoint (midtrain_state.json / trainer_state.json)",
+    )
     final_lr: float = Field(0.0, ge=0, description="LR at the last step")
     align_decay_to_last_phase: bool = Field(
         False, description="WSD: start the decay at the first step of the plan's last phase"
     )
     anneal_from: str | None = Field(
         None,
-        description="RUN/checkpoints/step_N to anneal from: loads model+optimizer, starts at its LR "
-        "(or peak_lr when given) and decays to final_lr over the budget (OLMo 2)",
+        description="checkpoint to anneal from (same forms as model.init_from, which it replaces): "
+        "starts at its recorded LR (or start_lr / peak_lr) and decays to final_lr over the budget (OLMo 2)",
+    )
+
+
+class DataConfig(_Strict):
+    """How the loader orders what the plan gives it."""
+
+    curriculum: Literal["auto", "off", "documents", "sources"] = Field(
+        "auto",
+        description="within-phase curriculum: 'documents' streams each source's documents easiest first "
+        "(shard difficulty written by tokenize) while sources stay interleaved by the greedy blend; "
+        "'sources' also streams the sources one after another in the plan's order; 'auto' is "
+        "'documents' when the plan has a curriculum (its tier column) and 'off' otherwise",
     )
 
 
@@ -115,6 +142,7 @@ class TrainConfig(_Strict):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     seed: int = Field(0, description="model init, data order and RNG seed")
     log_every: int = Field(10, gt=0, description="steps between metrics.jsonl lines")
@@ -126,6 +154,15 @@ class TrainConfig(_Strict):
         None, gt=0, description="device peak FLOP/s for MFU; default: known GPUs, 1e11 on CPU"
     )
     progress: bool = Field(True, description="show a progress bar")
+
+    @model_validator(mode="after")
+    def _one_init(self) -> TrainConfig:
+        if self.scheduler.anneal_from and (self.model.init_from or self.model.config_from):
+            raise ValueError(
+                "scheduler.anneal_from: it already sets the starting weights; drop model.init_from / "
+                "model.config_from (or drop anneal_from and set scheduler.kind: anneal)"
+            )
+        return self
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:

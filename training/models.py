@@ -12,6 +12,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PretrainedConfig, PreTrainedModel
 
 from training.config import ModelConfig
+from training.init_source import InitSource, resolve_init
 from training.long_context import apply_rope
 
 
@@ -31,15 +32,17 @@ def tiny_llama_config(vocab_size: int, **overrides: Any) -> LlamaConfig:
     return LlamaConfig(**kwargs)
 
 
-def resolve_model_config(cfg: ModelConfig, *, vocab_size: int) -> PretrainedConfig:
-    """The transformers config the model will have, RoPE change included (nothing is built yet)."""
-    if cfg.init_from:
-        path = Path(cfg.init_from)
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"model.init_from: {path} has no config.json (expected a save_pretrained folder)"
-            )
-        hf_config = AutoConfig.from_pretrained(path)
+def resolve_model_config(
+    cfg: ModelConfig, *, vocab_size: int, init: InitSource | None = None
+) -> PretrainedConfig:
+    """The transformers config the model will have, RoPE change included (nothing is built yet).
+
+    ``init`` is where the weights come from (default: ``cfg.init_from`` resolved); its config wins.
+    """
+    if init is None and cfg.init_from:
+        init = resolve_init(cfg.init_from)
+    if init is not None:
+        hf_config = AutoConfig.from_pretrained(init.config_source)
     elif cfg.config_from:
         path = Path(cfg.config_from)
         if not path.exists():
@@ -54,12 +57,19 @@ def resolve_model_config(cfg: ModelConfig, *, vocab_size: int) -> PretrainedConf
     return hf_config
 
 
-def build_model(cfg: ModelConfig, hf_config: PretrainedConfig, *, seed: int) -> PreTrainedModel:
-    """Load pretrained weights (RoPE buffers recomputed from hf_config) or init a fresh model, in fp32."""
+def build_model(
+    cfg: ModelConfig, hf_config: PretrainedConfig, *, seed: int, init: InitSource | None = None
+) -> PreTrainedModel:
+    """Load pretrained weights (RoPE buffers recomputed from hf_config) or init a fresh model, in fp32.
+
+    A DCP ``init`` is built fresh here; the trainer loads its weights once the model is sharded.
+    """
     torch.manual_seed(seed)
-    if cfg.init_from:
+    if init is None and cfg.init_from:
+        init = resolve_init(cfg.init_from)
+    if init is not None and init.kind in ("hf", "hub"):
         model = AutoModelForCausalLM.from_pretrained(
-            cfg.init_from, config=hf_config, dtype=torch.float32, attn_implementation=cfg.attn_implementation
+            init.location, config=hf_config, dtype=torch.float32, attn_implementation=cfg.attn_implementation
         )
     else:
         model = AutoModelForCausalLM.from_config(

@@ -1,8 +1,9 @@
 """Checkpoints: torch DCP (model + optimizer) plus per-rank loader/RNG state, atomic and pruned; HF export.
 
 Layout of `RUN/checkpoints/step_N/`: DCP files (`.metadata`, `__R_0.distcp`, ...) for the sharded
-model and optimizer, `rank_R.pt` (loader state and RNG of rank R) and `trainer_state.json` (step,
-tokens, LR). Everything is written into `.tmp_step_N/` and renamed when complete, and older
+model and optimizer, `rank_R.pt` (loader state and RNG of rank R), `trainer_state.json` (step,
+tokens, LR) and `hf_config.json` (the model's transformers config, so the checkpoint can seed
+another run). HF export is in `export.py`. Everything is written into `.tmp_step_N/` and renamed when complete, and older
 checkpoints are only pruned after that, so a crash mid-save leaves the last good one untouched.
 """
 
@@ -20,12 +21,14 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
     get_model_state_dict,
     get_state_dict,
+    set_model_state_dict,
     set_state_dict,
 )
 
+from training.init_source import DCP_CONFIG_FILE
+from training.trainer.export import export_hf, load_tokenizer  # noqa: F401  (re-exported)
 from training.trainer.parallel import Dist
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
@@ -82,6 +85,8 @@ class Checkpointer:
         torch.save(extra, tmp / f"rank_{self.d.rank}.pt")
         if self.d.is_main:
             (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2))
+            # the architecture, so the checkpoint alone can start another run (model.init_from)
+            (tmp / DCP_CONFIG_FILE).write_text(model.config.to_json_string())
         state = {"model": model_sd, "optim": optim_sd}
         if self.async_save:
             response = dcp.async_save(state, checkpoint_id=str(tmp), process_group=self._pg)
@@ -114,14 +119,26 @@ class Checkpointer:
                 shutil.rmtree(path, ignore_errors=True)
         dist.barrier()
 
-    def load(self, path: Path, model, optimizer, *, weights_only: bool = False) -> tuple[dict, dict]:
-        """Restore model+optimizer in place; return (this rank's extra state, trainer_state)."""
+    def load(
+        self, path: Path, model, optimizer, *, weights_only: bool = False, with_optimizer: bool = True
+    ) -> tuple[dict, dict]:
+        """Restore model (+ optimizer) in place; return (this rank's extra state, trainer_state).
+
+        ``weights_only`` skips the loader/RNG state (another run's data order); ``with_optimizer=False``
+        also leaves the optimizer as it is (a fresh start from the checkpoint's weights).
+        """
         if not (path / ".metadata").is_file():
             raise FileNotFoundError(f"{path}: not a DCP checkpoint (no .metadata)")
-        model_sd, optim_sd = get_state_dict(model, optimizer)
-        state = {"model": model_sd, "optim": optim_sd}
+        if with_optimizer:
+            model_sd, optim_sd = get_state_dict(model, optimizer)
+            state = {"model": model_sd, "optim": optim_sd}
+        else:  # get_state_dict would initialise the optimizer's state: leave it untouched
+            state = {"model": get_model_state_dict(model)}
         dcp.load(state, checkpoint_id=str(path))
-        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        if with_optimizer:
+            set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        else:
+            set_model_state_dict(model, state["model"])
         trainer_state = json.loads((path / "trainer_state.json").read_text())
         if weights_only:
             return {}, trainer_state
@@ -132,46 +149,3 @@ class Checkpointer:
                 f"saved with ({trainer_state.get('world_size')})"
             )
         return torch.load(rank_file, weights_only=False), trainer_state
-
-
-def full_state_dict(model) -> dict[str, torch.Tensor]:
-    """Gather the unsharded fp32 weights to rank 0's CPU (a collective: every rank must call it)."""
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-
-
-def export_hf(model, out_dir: Path, d: Dist, *, tokenizer_json: Path | None) -> Path:
-    """save_pretrained the model (+ a PreTrainedTokenizerFast) to out_dir; every rank must call it."""
-    state = full_state_dict(model)
-    if d.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tokenizer = load_tokenizer(tokenizer_json) if tokenizer_json and tokenizer_json.is_file() else None
-        if tokenizer is not None:
-            model.config.eos_token_id = tokenizer.eos_token_id
-            model.config.pad_token_id = tokenizer.pad_token_id
-        model.config.use_cache = True
-        model.save_pretrained(out_dir, state_dict=state)
-        model.config.use_cache = False
-        if tokenizer is not None:
-            tokenizer.save_pretrained(out_dir)
-    dist.barrier()
-    return out_dir
-
-
-_EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[EOS]", "<|eos|>")
-_PAD_CANDIDATES = ("<pad>", "<|pad|>", "[PAD]")
-
-
-def load_tokenizer(path: Path):
-    """tokens/tokenizer.json as a PreTrainedTokenizerFast with eos (and pad = a pad token, else eos)."""
-    from transformers import PreTrainedTokenizerFast
-
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(path))
-    vocab = tok.get_vocab()
-    added = [t["content"] for t in json.loads(path.read_text()).get("added_tokens", []) if t.get("special")]
-    eos = next((t for t in _EOS_CANDIDATES if t in vocab), added[-1] if added else None)
-    pad = next((t for t in _PAD_CANDIDATES if t in vocab), eos)
-    if eos is not None:
-        tok.eos_token = eos
-    if pad is not None:
-        tok.pad_token = pad
-    return tok

@@ -7,7 +7,9 @@ hence the `world_size / num_targets` scale on each micro batch's summed loss.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +186,46 @@ class Trainer:
             "max_steps": self.max_steps,
             "world_size": self.dist.world_size,
             "peak_lr": self.peak_lr,
+            "schedule": dataclasses.asdict(self.schedule),
+            "seq_len": self.current_seq_len(),
+            "plan_digest": self.plan_digest,
         }
+
+    def current_seq_len(self) -> int:
+        """seq_len of the phase the last step trained on (the first phase before any step)."""
+        phase = sum(1 for start in self.phase_starts if start < max(self.step, 1)) - 1
+        return int(self.seq_lens[max(phase, 0)])
+
+    def export_state(self) -> dict[str, Any]:
+        """What midtrain_state.json records beside an HF export (see trainer/export.py)."""
+        config = self.hf_config
+        checkpoint = self.run_dir / "checkpoints" / f"step_{self.step}"
+        return {
+            **self.trainer_state(),
+            "max_position_embeddings": getattr(config, "max_position_embeddings", None),
+            "rope_parameters": getattr(config, "rope_parameters", None),
+            "checkpoint": str(checkpoint.resolve()) if checkpoint.is_dir() else None,
+            "init": self.start_note,
+        }
+
+    def load_init_weights(self) -> str:
+        """Load the starting weights of a DCP init (HF/hub weights are loaded by build_model);
+        returns the line the run log shows."""
+        init = self.init
+        if init is None:
+            return (
+                "model: fresh init" if not self.config.model.config_from else "model: fresh init from config"
+            )
+        if init.kind != "dcp":
+            return f"model: {init.kind} weights from {init.location}; optimizer: fresh (an HF folder holds no optimizer state)"
+        with_optimizer = self.config.model.load_optimizer
+        self.checkpointer.load(
+            Path(init.location), self.model, self.optimizer, weights_only=True, with_optimizer=with_optimizer
+        )
+        optimizer = (
+            f"loaded from {init.location}" if with_optimizer else "fresh (model.load_optimizer: false)"
+        )
+        return f"model: weights from DCP checkpoint {init.location}; optimizer: {optimizer}"
 
     def save_checkpoint(self) -> Path:
         extra = {"loader": self.loader.state_dict(), "rng": rng_state()}
@@ -196,7 +237,13 @@ class Trainer:
 
     def export_hf(self) -> Path:
         out = self.run_dir / "hf" / f"step_{self.step}"
-        return export_hf(self.model, out, self.dist, tokenizer_json=self.config.tokens_dir / "tokenizer.json")
+        return export_hf(
+            self.model,
+            out,
+            self.dist,
+            tokenizer_json=Path(self.config.tokens_dir) / "tokenizer.json",
+            state=self.export_state(),
+        )
 
     def stop_on_non_finite(self, loss: float, grad_norm: float, micro) -> None:
         """Checkpoint the weights and optimizer of the last good step and stop; the loader state
@@ -236,23 +283,26 @@ class Trainer:
         setup.check_batch_geometry(config, plan.seq_lens, d.world_size)
         self.max_steps, self.phase_starts = plan.max_steps, plan.phase_starts
         tok_vocab = setup.tokenizer_vocab_size(Path(config.tokens_dir))
-        if tok_vocab is None and not (config.model.init_from or config.model.config_from):
+        self.init = setup.init_source(config)
+        peak_lr = setup.start_lr(config, self.init)  # a missing anneal LR fails here, before any build
+        if tok_vocab is None and self.init is None and not config.model.config_from:
             raise FileNotFoundError(
                 f"{config.tokens_dir}/tokenizer.json: needed to size the tiny model's vocab"
             )
-        self.hf_config = resolve_model_config(config.model, vocab_size=tok_vocab or 0)
+        self.hf_config = resolve_model_config(config.model, vocab_size=tok_vocab or 0, init=self.init)
         for phase, seq_len in enumerate(plan.seq_lens):
             check_seq_len(self.hf_config, seq_len, where=f"{config.plan_path} phase {phase}")
         self.loader = setup.make_loader(
             config, plan.frame, rank=d.rank, world_size=d.world_size, factory=loader_factory
         )
-        setup.check_vocab(tok_vocab, self.hf_config.vocab_size, self.loader)
-        model = build_model(config.model, self.hf_config, seed=config.seed).to(d.device)
+        setup.check_vocab(
+            tok_vocab, self.hf_config.vocab_size, self.loader, tokens_dir=config.tokens_dir, init=self.init
+        )
+        model = build_model(config.model, self.hf_config, seed=config.seed, init=self.init).to(d.device)
         self.num_params = count_params(model)
         self.num_params_non_embedding = count_params(model, exclude_embeddings=True)
         self.model = parallelize(model, d, config.parallel, dtype=config.dtype)
-        peak_lr = config.scheduler.peak_lr or config.optimizer.lr
-        self.optimizer = setup.build_optimizer(self.model, config, lr=peak_lr)
+        self.optimizer = setup.build_optimizer(self.model, config, lr=config.optimizer.lr)
         self.checkpointer = Checkpointer(
             self.run_dir / "checkpoints",
             d,
@@ -260,18 +310,20 @@ class Trainer:
             async_save=config.checkpoint.async_save,
         )
         self.step, self.tokens, self.last_saved_step, self.final_hf_dir = 0, 0, -1, None
+        self.plan_digest = setup.file_digest(Path(config.plan_path))
+        self.seq_lens = plan.seq_lens
         resume = latest_checkpoint(self.run_dir / "checkpoints") if config.checkpoint.resume else None
         if resume is not None:
             extra, state = self.checkpointer.load(resume, self.model, self.optimizer)
             self.loader.load_state_dict(extra["loader"])
             set_rng_state(extra["rng"])
             self.step, self.tokens, self.last_saved_step = state["step"], state["tokens"], state["step"]
-            peak_lr = state.get("peak_lr", peak_lr)
-        elif config.scheduler.anneal_from:
-            _, state = self.checkpointer.load(
-                Path(config.scheduler.anneal_from), self.model, self.optimizer, weights_only=True
-            )
-            peak_lr = config.scheduler.peak_lr or state["lr"]
+            peak_lr = state.get("peak_lr") or peak_lr
+            self.start_note = f"resumed from {resume} at step {self.step}"
+        else:
+            self.start_note = self.load_init_weights()
+        if d.is_main:
+            print(f"midtrain train: {self.start_note}; peak LR {peak_lr:.3g}", file=sys.stderr, flush=True)
         self.peak_lr = peak_lr
         last_start = plan.phase_starts[-1] if len(plan.phase_starts) > 1 else None
         self.schedule = build_schedule(
@@ -289,6 +341,7 @@ class Trainer:
                     "num_params": self.num_params,
                     "world_size": d.world_size,
                     "peak_lr": peak_lr,
+                    "start": self.start_note,
                 },
             )
 

@@ -6,6 +6,7 @@ Bad input fails here, before any compute, with the file or key at fault.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import polars as pl
 import torch
 
 from training.config import TrainConfig
+from training.init_source import InitSource, resolve_init
 from training.schema import check_plan_columns
 
 
@@ -96,14 +98,77 @@ def tokenizer_vocab_size(tokens_dir: Path) -> int | None:
     return Tokenizer.from_file(str(path)).get_vocab_size(with_added_tokens=True)
 
 
-def check_vocab(tokenizer_vocab: int | None, model_vocab: int, loader: Any) -> None:
+def check_vocab(
+    tokenizer_vocab: int | None,
+    model_vocab: int,
+    loader: Any,
+    *,
+    tokens_dir: Path | str = "tokens",
+    init: InitSource | None = None,
+) -> None:
+    """The shards' tokenizer must fit the model's embeddings and, when starting from a checkpoint
+    that ships a tokenizer, be that tokenizer (same ids for the same text)."""
+    tokens_tok = Path(tokens_dir) / "tokenizer.json"
     if tokenizer_vocab is not None and tokenizer_vocab > model_vocab:
         raise ValueError(
-            f"tokens/tokenizer.json has {tokenizer_vocab} tokens but the model's embeddings hold "
+            f"{tokens_tok} has {tokenizer_vocab} tokens but the model's embeddings hold "
             f"{model_vocab}; use a model whose vocab_size >= {tokenizer_vocab} (or re-tokenize)"
         )
+    if init is not None and init.kind == "hf" and tokens_tok.is_file():
+        init_tok = Path(init.location) / "tokenizer.json"
+        if init_tok.is_file() and _vocab(init_tok) != _vocab(tokens_tok):
+            raise ValueError(
+                f"{tokens_tok}: the shards were made with a different tokenizer than {init.key}'s "
+                f"({init_tok}); re-tokenize with tokenizer: {init_tok}"
+            )
     if hasattr(loader, "check_vocab"):
         loader.check_vocab(model_vocab)
+
+
+def _vocab(path: Path) -> dict[str, int]:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(path)).get_vocab(with_added_tokens=True)
+
+
+def init_source(config: TrainConfig) -> InitSource | None:
+    """Where the starting weights come from: model.init_from, or the older scheduler.anneal_from."""
+    if config.scheduler.anneal_from:
+        return resolve_init(config.scheduler.anneal_from, key="scheduler.anneal_from")
+    if config.model.init_from:
+        return resolve_init(config.model.init_from)
+    return None
+
+
+def start_lr(config: TrainConfig, init: InitSource | None) -> float:
+    """The schedule's peak: for kind 'anneal' start_lr / peak_lr, else the checkpoint's recorded LR."""
+    sched = config.scheduler
+    if sched.kind != "anneal":
+        if sched.start_lr is not None:
+            warnings.warn(
+                f"scheduler.start_lr has no effect with kind {sched.kind!r} (use peak_lr)", stacklevel=2
+            )
+        return sched.peak_lr or config.optimizer.lr
+    explicit = sched.start_lr or sched.peak_lr
+    if explicit:
+        return explicit
+    recorded = init.recorded_lr if init is not None else None
+    if recorded:
+        return recorded
+    where = (
+        f"{init.location} records {'LR 0' if recorded == 0 else 'no LR'}" if init else "no init checkpoint"
+    )
+    raise ValueError(
+        f"scheduler.start_lr: kind 'anneal' needs a starting LR and {where}; set scheduler.start_lr, "
+        "or start from a midtrain checkpoint that records its LR (model.init_from: RUN/hf/step_N "
+        "with midtrain_state.json, or RUN/checkpoints/step_N)"
+    )
+
+
+def file_digest(path: Path) -> str | None:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
 
 
 LoaderFactory = Callable[..., Any]
