@@ -13,7 +13,7 @@ from rich.table import Table
 from recipes.config import STAGES, load_recipe
 from recipes.runner import RunDir, run_stages
 from recipes.stages import build_stages
-from recipes.validate import missing_paths
+from recipes.validate import check_init_from, missing_paths
 
 console = Console(stderr=True)
 
@@ -42,6 +42,10 @@ def run_recipe(
         key, path = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise FileNotFoundError(f"{recipe_path}: {key}: {path} does not exist{more}")
+    try:
+        check_init_from(recipe)
+    except ValueError as error:
+        raise ValueError(f"{recipe_path}: {error}") from None
     run_dir.claim(recipe, force=force)
     start = time.perf_counter()
     records = run_stages(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -172,8 +172,10 @@ class TrainRunSpec(BaseModel):
     plan: dict[str, Any] = Field(description="mixing.MixConfig for this run (phases, floor, ...).")
     train: dict[str, Any] = Field(default_factory=dict, description="training.TrainConfig minus paths.")
     seeds: list[int] = Field(default_factory=lambda: [0], description="Data orders; >1 makes a soup.")
-    init: str = Field(
-        "base", description="Start from 'base' (the base run), 'model' (model.init_from) or 'scratch'."
+    init: Literal["base", "model", "scratch"] = Field(
+        "base",
+        description="Start from 'base' (the base run's final export), 'model' (model.init_from: an HF "
+        "folder, a DCP checkpoint or a hub name) or 'scratch' (a fresh model).",
     )
     launcher: LauncherSpec = Field(
         default_factory=LauncherSpec, description="In-process, under torchrun, or as a Slurm job."

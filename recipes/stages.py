@@ -23,6 +23,7 @@ import polars as pl
 from recipes.config import RecipeConfig, TrainRunSpec
 from recipes.runner import Stage, stage_key
 from recipes.validate import train_section
+from training.init_source import weights_fingerprint
 
 
 def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
@@ -45,11 +46,14 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
             atomic=False,
         )
     )
-    tokens_key = stage_key("tokenize", recipe.tokenize, curate_key)
+    tokens_key = stage_key("tokenize", tokenize_section(recipe), curate_key)
     stages.append(
         Stage("tokenize", "tokenize", tokens_key, root / "tokens", lambda out: _tokenize(recipe, root, out))
     )
 
+    # New weights at the same model.init_from path must retrain: the keys hold their fingerprint.
+    init_from = recipe.model.get("init_from")
+    init_weights = weights_fingerprint(init_from) if init_from else None
     base_key = None
     if recipe.base is not None:
         base_plan_key = stage_key("plan", recipe.base.plan, tokens_key, recipe.scale)
@@ -62,7 +66,9 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
                 lambda out: _plan(recipe, recipe.base, root, out),
             )
         )
-        base_key = stage_key("train", training_identity(recipe.base), recipe.model, base_plan_key)
+        base_key = stage_key(
+            "train", training_identity(recipe.base), recipe.model, init_weights, base_plan_key
+        )
         stages.append(
             Stage(
                 "base.train",
@@ -94,7 +100,9 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
                 lambda out, spec=spec: _plan(recipe, spec, root, out),
             )
         )
-        run_keys[name] = stage_key("train", training_identity(spec), recipe.model, plan_key, base_key)
+        run_keys[name] = stage_key(
+            "train", training_identity(spec), recipe.model, init_weights, plan_key, base_key
+        )
     for name, spec in recipe.runs.items():
         for seed in spec.seeds:
             key = stage_key(run_keys[name], seed)
@@ -204,10 +212,22 @@ def _curate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
     return [out / "inventory.parquet", out / "reports"]
 
 
+def tokenize_section(recipe: RecipeConfig) -> dict[str, Any]:
+    """The tokenize config: a run that starts from ``model.init_from`` uses the checkpoint's own
+    tokenizer unless ``tokenize.tokenizer`` names one (a new tokenizer would scramble its ids)."""
+    section = dict(recipe.tokenize)
+    init_from = recipe.model.get("init_from")
+    starts_from_model = any(spec.init == "model" for spec in recipe.runs.values())
+    own = Path(init_from) / "tokenizer.json" if init_from else None
+    if section.get("tokenizer") is None and starts_from_model and own is not None and own.is_file():
+        section["tokenizer"] = str(own)
+    return section
+
+
 def _tokenize(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
     from training import TokenizeConfig, tokenize_curated
 
-    config = TokenizeConfig.model_validate(recipe.tokenize)
+    config = TokenizeConfig.model_validate(tokenize_section(recipe))
     # Given the curation folder, tokenization also writes out/inventory.parquet with exact counts.
     tokenize_curated(root / "curate", out, config)
     return [out / "tokenizer.json", out / "counts.parquet", out / "inventory.parquet"]

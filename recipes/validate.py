@@ -63,7 +63,10 @@ def validate_sections(recipe: RecipeConfig, *, where: str) -> None:
                 f"{where}: {prefix}.init: 'base' needs a base section (or use 'model' / 'scratch')"
             )
         if spec.init == "model" and not recipe.model.get("init_from"):
-            raise ValueError(f"{where}: {prefix}.init: 'model' needs model.init_from (a local HF folder)")
+            raise ValueError(
+                f"{where}: {prefix}.init: 'model' needs model.init_from (an HF folder, a DCP checkpoint "
+                "or a hub name)"
+            )
     for name in recipe.average:
         if name not in recipe.runs:
             raise ValueError(f"{where}: average.{name}: no run of that name (runs: {', '.join(recipe.runs)})")
@@ -85,8 +88,9 @@ def missing_paths(recipe: RecipeConfig) -> list[tuple[str, str]]:
                 continue
             if not (glob.glob(path) if any(c in path for c in "*?[") else Path(path).exists()):
                 missing.append((f"curate.sources.{i}.path", path))
-    if recipe.model.get("init_from") and not Path(recipe.model["init_from"]).exists():
-        missing.append(("model.init_from", recipe.model["init_from"]))
+    init_from = recipe.model.get("init_from")
+    if init_from and not Path(init_from).exists() and _looks_local(init_from):
+        missing.append(("model.init_from", init_from))
     tokenizer = recipe.tokenize.get("tokenizer")
     if tokenizer and tokenizer.endswith(".json") and not Path(tokenizer).exists():
         missing.append(("tokenize.tokenizer", tokenizer))
@@ -95,3 +99,20 @@ def missing_paths(recipe: RecipeConfig) -> list[tuple[str, str]]:
             if not Path(path).exists():
                 missing.append((f"eval.{task}.files.{i}", str(path)))
     return missing
+
+
+def _looks_local(location: str) -> bool:
+    """A path rather than a hub name (``org/model``, only when online): hub names are checked when loaded."""
+    import os
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    return offline or location.startswith((".", "/", "~")) or location.count("/") != 1
+
+
+def check_init_from(recipe: RecipeConfig) -> None:
+    """An existing ``model.init_from`` must be an HF folder or a DCP checkpoint (one line otherwise)."""
+    init_from = recipe.model.get("init_from")
+    if init_from and Path(init_from).exists():
+        from training.init_source import resolve_init
+
+        resolve_init(init_from)
