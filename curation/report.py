@@ -19,12 +19,10 @@ import polars as pl
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curation.funnel import build_funnel, funnel_table, plot_funnel
+from curation.guard import removed_examples, source_warnings
 from curation.schema import INVENTORY_COLUMNS, check_inventory
-from curation.stats.merge import load_stage_stats
 from curation.stats.source_stats import SUMMED_KEYS, empty_source_totals
-
-STAGE_ORDER = ("filter", "write")
-_COUNTER_KEYS = ("total", "forwarded", "dropped")
 
 
 def _publish(src: Path, dst: Path) -> None:
@@ -42,97 +40,6 @@ def _publish(src: Path, dst: Path) -> None:
                 os.link(path, target)
             except OSError:
                 shutil.copy2(path, target)
-
-
-def build_funnel(work_dir: Path, sources: list[str]) -> dict:
-    """Per step: input, kept, dropped, reasons; per source: docs left after each step."""
-    steps, by_source = [], {s: {} for s in sources}
-    for stage in STAGE_ORDER:
-        stats = load_stage_stats(work_dir / "logs" / stage)
-        if stats is None:
-            continue
-        for step in stats.stats:
-            counters = {k: _total(v) for k, v in step.stats.items()}
-            if "Sources" in step.name:
-                reasons = {
-                    k.removeprefix("rejected_"): v for k, v in counters.items() if k.startswith("rejected_")
-                }
-                read = counters.get("documents", 0) + counters.get("rejected", 0)
-                steps.append(
-                    {
-                        "step": "read",
-                        "input": read,
-                        "kept": counters.get("documents", 0),
-                        "dropped": counters.get("rejected", 0),
-                        "reasons": reasons,
-                    }
-                )
-                for s in sources:
-                    ok, bad = counters.get(f"read/{s}", 0), counters.get(f"rejected/{s}", 0)
-                    by_source[s].update({"input": ok + bad, "rejected": bad, "after_read": ok})
-                continue
-            if "dropped" not in counters and "total" not in counters:
-                if "Held-out" in step.name:
-                    steps.append(
-                        {
-                            "step": "heldout",
-                            "input": counters.get("heldout", 0) + counters.get("forwarded", 0),
-                            "kept": counters.get("forwarded", 0),
-                            "dropped": counters.get("heldout", 0),
-                            "reasons": {"heldout": counters.get("heldout", 0)},
-                        }
-                    )
-                    for s in sources:
-                        by_source[s]["heldout"] = counters.get(f"heldout/{s}", 0)
-                continue
-            name = _step_key(step.name)
-            if name is None:
-                continue
-            reasons = {k.removeprefix("dropped_"): v for k, v in counters.items() if k.startswith("dropped_")}
-            entry = {
-                "step": name,
-                "input": counters.get("total", 0),
-                "kept": counters.get("forwarded", 0),
-                "dropped": counters.get("dropped", 0),
-                "reasons": reasons,
-            }
-            if steps and steps[-1]["step"] == name:  # per-domain variants of one filter: one funnel row
-                previous = steps[-1]
-                previous["kept"] = previous["kept"] - entry["input"] + entry["kept"]
-                previous["dropped"] += entry["dropped"]
-                for k, v in reasons.items():
-                    previous["reasons"][k] = previous["reasons"].get(k, 0) + v
-            else:
-                steps.append(entry)
-            for s in sources:
-                key = f"dropped_{name}"
-                by_source[s][key] = by_source[s].get(key, 0) + counters.get(f"dropped/{s}", 0)
-    return {"steps": steps, "by_source": by_source}
-
-
-def _total(value) -> int:
-    """A counter's total: a MetricStats after merging, a plain number or dict when read from one file."""
-    if isinstance(value, dict):
-        return int(value.get("total", 0))
-    return int(getattr(value, "total", value))
-
-
-_STEP_KEYS = {
-    "Gopher Quality": "gopher_quality",
-    "Gopher Repetition": "gopher_repetition",
-    "C4 Quality": "c4",
-    "FineWeb Quality": "fineweb",
-    "N-gram decont": "decontamination",
-    "Dedup filter": "dedup",
-    "Quality scorer": "quality_classifier",
-}
-
-
-def _step_key(name: str) -> str:
-    for label, key in _STEP_KEYS.items():
-        if label in name:
-            return key
-    return None  # a step that drops nothing (tagger, writer, signatures)
 
 
 def build_inventory(work_dir: Path, out_dir: Path, sources: list[str], domain_hints: dict) -> pl.DataFrame:
@@ -242,61 +149,63 @@ def write_reports(
     return written
 
 
-def funnel_table(funnel: dict) -> str:
-    lines = [f"{'step':<20}{'input':>10}{'kept':>10}{'dropped':>10}  reasons"]
-    for s in funnel["steps"]:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(s["reasons"].items(), key=lambda kv: -kv[1])[:4])
-        lines.append(f"{s['step']:<20}{s['input']:>10}{s['kept']:>10}{s['dropped']:>10}  {reasons}")
-    return "\n".join(lines) + "\n"
-
-
-def plot_funnel(funnel: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = funnel["steps"]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(steps) + 1.5))
-    names = [s["step"] for s in steps][::-1]
-    kept = [s["kept"] for s in steps][::-1]
-    dropped = [s["dropped"] for s in steps][::-1]
-    ax.barh(names, kept, color="#4c72b0", label="kept")
-    ax.barh(names, dropped, left=kept, color="#dd8452", label="dropped")
-    ax.set_xlabel("documents")
-    ax.set_title("curation funnel")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 class FinalizeReport(PipelineStep):
     """Publish curated/heldout/rejects from the work folder and write inventory + reports."""
 
     name = "📋 Report"
     type = "📊 - STATS"
 
-    def __init__(self, work_dir: str, out_dir: str, sources: list[str], domain_hints: dict, extra: dict):
+    def __init__(
+        self,
+        work_dir: str,
+        out_dir: str,
+        sources: list[str],
+        domain_hints: dict,
+        extra: dict,
+        *,
+        profiles: dict[str, str] | None = None,
+        guard: dict | None = None,
+    ):
         super().__init__()
         self.work_dir = work_dir
         self.out_dir = out_dir
         self.sources = sources
         self.domain_hints = domain_hints
         self.extra = extra
+        self.profiles = profiles or {}
+        # max_drop_fraction, strict, heldout_expected (see curation/guard.py)
+        self.guard = guard or {"max_drop_fraction": 0.5, "strict": False, "heldout_expected": True}
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
         work, out = Path(self.work_dir), Path(self.out_dir)
-        for name in ("curated", "heldout", "rejects"):
+        for name in ("curated", "heldout", "rejects", "removed"):
             _publish(work / name, out / name)
         for s in self.sources:  # every source gets its folders, even when nothing survived
             (out / "curated" / s).mkdir(parents=True, exist_ok=True)
             (out / "heldout" / s).mkdir(parents=True, exist_ok=True)
-        funnel = build_funnel(work, self.sources)
+        funnel = build_funnel(work, self.sources, self.profiles)
         inventory = build_inventory(work, out, self.sources, self.domain_hints)
         for s, row in zip(self.sources, inventory.iter_rows(named=True), strict=True):
             funnel["by_source"][s]["curated"] = row["num_docs"]
+        warnings = source_warnings(
+            funnel,
+            max_drop_fraction=self.guard["max_drop_fraction"],
+            heldout_expected=self.guard["heldout_expected"],
+            removed_dir=out / "removed",
+        )
+        reports = out / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        blocked = bool(warnings) and self.guard["strict"]
+        payload = {"strict": self.guard["strict"], "blocked": blocked, "warnings": warnings}
+        (reports / "warnings.json").write_text(json.dumps(payload, indent=2))
+        with open(reports / "removed_examples.jsonl", "w") as f:
+            for example in removed_examples(out / "removed"):
+                f.write(json.dumps(example) + "\n")
+        if blocked:  # guard.strict: no inventory, so nothing downstream plans on a lost source
+            (reports / "funnel.json").write_text(json.dumps(funnel, indent=2))
+            (reports / "funnel.txt").write_text(funnel_table(funnel))
+            (out / "inventory.parquet").unlink(missing_ok=True)
+            return
         write_reports(work, out, funnel, inventory, self.extra)

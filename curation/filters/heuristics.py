@@ -1,12 +1,21 @@
-"""datatrove's heuristic filters, scoped per source and counted per source.
+"""datatrove's heuristic filters, scoped per source, counted per source, never editing unasked.
 
-Each class here is the stock datatrove filter plus ``_Scoped``: the filter only judges documents
-of the sources it is enabled for (others pass untouched, counted as ``skipped``), and every drop
-is also counted as ``dropped/<source>`` so the funnel can be split by source. Thresholds are the
-stock keyword arguments, overridable from ``FiltersConfig``.
+Each class here is the stock datatrove filter (or midtrain's ``CodeQualityFilter``) plus
+``_Scoped``:
+
+- it judges only the documents of the sources it was built for (``curation.filters.profiles``
+  decides which filters, with which options, judge each source); others pass untouched;
+- every drop is counted as ``dropped/<source>`` and ``dropped/<source>/<reason>`` so the funnel
+  and its guard work per source, and written with its reason to the exclusion writer
+  (``removed/<source>/<filter>/``);
+- it never changes the text it keeps unless built with ``allow_edits=True``: C4 judges a page by
+  its line rules and the page is kept as it was. With ``allow_edits`` a rewrite is counted as
+  ``modified/<source>`` with ``chars_removed/<source>``.
 """
 
 from __future__ import annotations
+
+import json
 
 from datatrove.data import Document
 from datatrove.pipeline.filters import (
@@ -17,34 +26,36 @@ from datatrove.pipeline.filters import (
 )
 from datatrove.pipeline.filters.base_filter import get_filter_result
 
-from curation.config import CurationConfig
+from curation.filters.code_quality import CodeQualityFilter
 
 
 class _Scoped:
-    """Mixin: judge only docs of ``sources`` (None: all) whose domain hint is in ``domains`` (None:
-    all) and not in ``skip_domains``; others pass untouched and are counted as ``skipped``."""
+    """Mixin: judge only docs of ``sources`` (None: all); count drops and edits per source."""
 
-    sources: set[str] | None = None
-    domains: set[str] | None = None
-    skip_domains: frozenset[str] = frozenset()
+    sources: frozenset[str] | None = None
+    allow_edits: bool = False
 
-    def _scope(self, sources: set[str] | None, domains: set[str] | None, skip_domains: set[str]) -> None:
-        self.sources, self.domains, self.skip_domains = sources, domains, frozenset(skip_domains)
+    def _scope(self, sources: set[str] | None, *, allow_edits: bool = False) -> None:
+        self.sources = None if sources is None else frozenset(sources)
+        self.allow_edits = allow_edits
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         source = doc.metadata.get("source")
-        domain = doc.metadata.get("domain")
-        if (
-            (self.sources is not None and source not in self.sources)
-            or (self.domains is not None and domain not in self.domains)
-            or domain in self.skip_domains
-        ):
+        if self.sources is not None and source not in self.sources:
             self.stat_update("skipped")
             return True
+        before = doc.text
         result = super().filter(doc)
-        keep, _ = get_filter_result(result)
+        keep, reason = get_filter_result(result)
         if not keep:
-            self.stat_update(f"dropped/{source}")
+            doc.text = before  # the removed/ copy is the document as it came in
+            self.stat_update(f"dropped/{source}")  # per reason: counted by the RemovedWriter
+        elif doc.text != before:
+            if self.allow_edits:
+                self.stat_update(f"modified/{source}")
+                self.stat_update(f"chars_removed/{source}", value=len(before) - len(doc.text))
+            else:
+                doc.text = before
         return result
 
 
@@ -64,44 +75,70 @@ class FineWebQuality(_Scoped, FineWebQualityFilter):
     name = "🍷 FineWeb Quality"
 
 
+class CodeQuality(_Scoped, CodeQualityFilter):
+    name = "🧑‍💻 Code Quality"
+
+
 FILTER_CLASSES = {
     "gopher_quality": GopherQuality,
     "gopher_repetition": GopherRepetition,
     "c4": C4Quality,
     "fineweb": FineWebQuality,
+    "code_quality": CodeQuality,
+}
+BASE_CLASSES = {
+    "gopher_quality": GopherQualityFilter,
+    "gopher_repetition": GopherRepetitionFilter,
+    "c4": C4QualityFilter,
+    "fineweb": FineWebQualityFilter,
+    "code_quality": CodeQualityFilter,
 }
 
 
-def build_heuristic_filters(config: CurationConfig, language) -> list:
-    """Filters in ``config.filters.enabled`` order, scoped to the sources that use them.
+def make_filter(name: str, options: dict, language, exclusion_writer=None):
+    """One scoped filter from merged options (``allow_edits`` is midtrain's, the rest datatrove's)."""
+    kwargs = dict(options)
+    allow_edits = bool(kwargs.pop("allow_edits", False))
+    if "top_n_grams" in kwargs:
+        kwargs["top_n_grams"] = tuple(tuple(x) for x in kwargs["top_n_grams"])
+    if "dup_n_grams" in kwargs:
+        kwargs["dup_n_grams"] = tuple(tuple(x) for x in kwargs["dup_n_grams"])
+    try:
+        step = FILTER_CLASSES[name](language=language, exclusion_writer=exclusion_writer, **kwargs)
+    except TypeError as error:  # a value of the wrong type (names were checked in the config)
+        raise ValueError(f"filters.{name}: bad option ({error})") from error
+    step._scope(None, allow_edits=allow_edits)
+    return step
 
-    A domain with overrides gets its own instance of the filter (same step name, so the funnel
-    sums them); the default instance skips that domain.
+
+def build_heuristic_filters(config, language, removed_dir: str | None = None) -> list:
+    """The filter steps of a run: per filter, one instance per distinct set of options.
+
+    Each instance judges only the sources whose profile gives it those options (see
+    ``curation.filters.profiles.source_filters``). With ``removed_dir`` every instance writes what
+    it drops to ``removed_dir/<source>/<filter>/<rank>_<k>.jsonl.gz`` (the reason in
+    ``metadata.filter_reason``).
     """
-    fc = config.filters
-    names = list(fc.enabled)
-    for source in config.sources:  # a source may name filters the global list leaves out
-        names += [n for n in source.filters or [] if n not in names]
-    all_sources = {s.name for s in config.sources}
+    from curation.filters.profiles import FILTER_ORDER, source_filters
+
+    plan = source_filters(config)
     steps = []
-    for name in names:
-        users = {
-            s.name for s in config.sources if name in (s.filters if s.filters is not None else fc.enabled)
-        }
-        if not users:
-            continue
-        scope_sources = None if users == all_sources else users
-        special = {
-            d: o[name] for d, o in fc.domain_overrides.items() if name in o and d not in fc.skip_domains
-        }
-        variants = [(None, {}, set(fc.skip_domains) | set(special))]
-        variants += [({d}, overrides, set()) for d, overrides in special.items()]
-        for domains, overrides, skip in variants:
-            kwargs = {**getattr(fc, name), **overrides}
-            try:
-                step = FILTER_CLASSES[name](language=language, **kwargs)
-            except TypeError as error:
-                raise ValueError(f"filters.{name}: bad option ({error})") from error
-            step._scope(scope_sources, domains, skip)
+    for name in FILTER_ORDER:
+        groups: dict[str, tuple[dict, set[str]]] = {}
+        for source, filters in plan.items():
+            for fname, options in filters:
+                if fname == name:
+                    key = json.dumps(options, sort_keys=True, default=str)
+                    groups.setdefault(key, (options, set()))[1].add(source)
+        for k, (options, sources) in enumerate(groups.values()):
+            writer = None
+            if removed_dir is not None:
+                from curation.funnel import RemovedWriter
+
+                writer = RemovedWriter(removed_dir, f"${{source}}/{name}/${{rank}}_{k}.jsonl.gz")
+            step = make_filter(name, options, language, writer)
+            if writer is not None:
+                writer.owner = step
+            step._scope(None if len(plan) == len(sources) else sources, allow_edits=step.allow_edits)
             steps.append(step)
     return steps
