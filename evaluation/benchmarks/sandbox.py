@@ -137,6 +137,8 @@ def run_program(
         finally:
             _kill_tree(process)
             os.close(result_r)
+            process.stdout.close()
+            process.stderr.close()
     stderr = out[2].decode("utf-8", "replace")
     if outcome == "timeout":
         return RunResult(False, f"timeout after {timeout_s:g}s", None, level)
@@ -214,9 +216,6 @@ def _kill_tree(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def _descendants(root: int) -> list[int]:
