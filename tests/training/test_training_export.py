@@ -7,61 +7,15 @@ seq_len, RoPE, plan digest), and averages keep the same special tokens.
 import json
 
 import pytest
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from training.average import average_checkpoints
 from training.trainer import train
-from training.trainer.testing import read_metrics, tiny_train_config, write_tiny_workspace
-
-
-class ForceTokenAt(LogitsProcessor):
-    """Make the model emit ``token`` as its ``at``-th new token (to see whether generation stops)."""
-
-    def __init__(self, token: int, at: int, prompt_len: int):
-        self.token, self.at, self.prompt_len = token, at, prompt_len
-
-    def __call__(self, input_ids, scores):
-        if input_ids.shape[1] - self.prompt_len == self.at:
-            scores = torch.full_like(scores, -float("inf"))
-            scores[:, self.token] = 0.0
-        return scores
-
-
-def assert_export_agrees_and_stops_at_eos(folder, *, max_new_tokens: int = 24) -> None:
-    """Configs and tokenizer name the same ids; generate() stops exactly at the tokenizer's EOS."""
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
-    config = json.loads((folder / "config.json").read_text())
-    generation = json.loads((folder / "generation_config.json").read_text())
-    assert tok.eos_token_id is not None
-    for key, tok_id in (
-        ("eos_token_id", tok.eos_token_id),
-        ("bos_token_id", tok.bos_token_id),
-        ("pad_token_id", tok.pad_token_id),
-    ):
-        assert config.get(key) == tok_id, f"config.json {key}"
-        assert generation.get(key) == tok_id, f"generation_config.json {key}"
-    prompt = torch.tensor([[3, 4, 5]])
-    torch.manual_seed(0)
-    forced = model.generate(
-        prompt,
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        logits_processor=LogitsProcessorList([ForceTokenAt(tok.eos_token_id, 5, prompt.shape[1])]),
-    )
-    new = forced[0, prompt.shape[1] :].tolist()
-    assert new[-1] == tok.eos_token_id and len(new) == 6, new  # stopped right at the forced EOS
-    # Sampling freely: a sequence ends early only at the tokenizer's EOS, never at another token.
-    sampled = model.generate(
-        prompt.repeat(16, 1), max_new_tokens=max_new_tokens, do_sample=True, pad_token_id=tok.pad_token_id
-    )
-    for row in sampled[:, prompt.shape[1] :].tolist():
-        ended = [i for i, t in enumerate(row) if t == tok.eos_token_id]
-        if ended:
-            assert all(t == tok.pad_token_id for t in row[ended[0] + 1 :])
-        else:
-            assert len(row) == max_new_tokens
+from training.trainer.testing import (
+    assert_export_agrees_and_stops_at_eos,
+    read_metrics,
+    tiny_train_config,
+    write_tiny_workspace,
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +51,10 @@ def test_state_file_records_where_training_stood(exported):
     assert state["lr"] == pytest.approx(last["lr"]) and state["lr"] == pytest.approx(1e-4)
     assert state["schedule"]["kind"] == "wsd" and state["schedule"]["max_steps"] == result.final_step
     assert state["seq_len"] == last["seq_len"] == 32
-    assert state["max_position_embeddings"] == json.loads((result.final_hf_dir / "config.json").read_text())[
-        "max_position_embeddings"
-    ]
+    assert (
+        state["max_position_embeddings"]
+        == json.loads((result.final_hf_dir / "config.json").read_text())["max_position_embeddings"]
+    )
     assert state["rope_parameters"]["rope_theta"] > 0
     import hashlib
 

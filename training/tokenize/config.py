@@ -27,6 +27,11 @@ class TokenizeConfig(BaseModel):
         description="Text of the token appended after every document. None: <|endoftext|> for a trained "
         "tokenizer, else the tokenizer's own EOS (tokenizer_config.json or a well-known name).",
     )
+    add_bos: bool | None = Field(
+        None,
+        description="Start every document with the tokenizer's BOS (e.g. Llama's <s>). None: when the "
+        "tokenizer's own template adds one (datatrove's EOS template would otherwise drop it).",
+    )
     train_max_chars: int = Field(
         50_000_000,
         ge=1_000,

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from training.tokenize.config import TokenizeConfig
+from training.tokenize.doc_keys import DocumentKeyRecorder, attach_doc_keys
 from training.tokenize.tokenizer import TokenizerInfo, resolve_tokenizer
 
 COUNTS_SCHEMA = {"source": pl.String(), "num_docs": pl.Int64(), "num_tokens": pl.Int64()}
@@ -73,15 +74,25 @@ def _tokenize_source(
     # run every task (datatrove's skip_completed ignores config changes).
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(out_dir / "_logs" / name, ignore_errors=True)
+    tokenizer_step = DocumentTokenizer(
+        str(target),
+        tokenizer_name_or_path=str(info.path),  # a FILE path: datatrove fails on a folder
+        eos_token=info.eos_token,  # without it datatrove adds no EOS at all
+        shuffle_documents=False,
+        batch_size=config.batch_size,
+    )
+    if info.add_bos:
+        # eos_token alone replaces the tokenizer's template (which added BOS): put both back
+        from tokenizers.processors import TemplateProcessing
+
+        tokenizer_step.post_processor = TemplateProcessing(
+            single=f"{info.bos_token} $A {info.eos_token}",
+            special_tokens=[(info.bos_token, info.bos_token_id), (info.eos_token, info.eos_token_id)],
+        )
     pipeline = [
         reader_cls(str(folder), glob_pattern=pattern, recursive=False, text_key=config.text_key),
-        DocumentTokenizer(
-            str(target),
-            tokenizer_name_or_path=str(info.path),  # a FILE path: datatrove fails on a folder
-            eos_token=info.eos_token,  # without it datatrove adds no EOS at all
-            shuffle_documents=False,
-            batch_size=config.batch_size,
-        ),
+        DocumentKeyRecorder(str(target)),  # per-document difficulty/quality for the curriculum
+        tokenizer_step,
     ]
     LocalPipelineExecutor(
         pipeline,
@@ -90,6 +101,7 @@ def _tokenize_source(
         logging_dir=str(out_dir / "_logs" / name),
         skip_completed=False,
     ).run()
+    attach_doc_keys(target)
 
 
 def count_shards(source_dir: Path) -> tuple[int, int]:
@@ -163,6 +175,8 @@ def tokenize_curated(
     counts.write_parquet(out_dir / "counts.parquet")
     meta = {
         "tokenizer": info.origin,
+        "bos_token": info.bos_token if info.add_bos else None,
+        "bos_token_id": info.bos_token_id if info.add_bos else None,
         "eos_token": info.eos_token,
         "eos_token_id": info.eos_token_id,
         "pad_token": info.pad_token,

@@ -30,6 +30,9 @@ class TokenizerInfo:
     pad_token: str
     pad_token_id: int
     vocab_size: int  # including added/special tokens: the embedding size a model needs
+    bos_token: str | None = None  # the tokenizer's BOS (e.g. Llama's <s>), when it has one
+    bos_token_id: int | None = None
+    add_bos: bool = False  # every document starts with BOS (as the tokenizer's own template does)
 
 
 def train_bpe(texts: Iterator[str], *, vocab_size: int, min_frequency: int):
@@ -104,6 +107,11 @@ def resolve_tokenizer(
     # A tokenizer without PAD reuses EOS: adding a token would change the vocabulary size.
     pad = tok.pad_token or (PAD_TOKEN if PAD_TOKEN in vocab else eos)
     tok.eos_token, tok.pad_token = eos, pad
+    bos, template_bos = tok.bos_token, template_prefix(tok)
+    bos = bos or template_bos
+    add_bos = bool(bos) and (config.add_bos if config.add_bos is not None else template_bos == bos)
+    if bos:
+        tok.bos_token = bos
     tok.save_pretrained(str(out_dir))
     path = out_dir / "tokenizer.json"
     assert path.is_file(), f"save_pretrained wrote no {path}"
@@ -115,4 +123,22 @@ def resolve_tokenizer(
         pad_token=pad,
         pad_token_id=vocab[pad],
         vocab_size=len(tok),
+        bos_token=bos,
+        bos_token_id=vocab[bos] if bos else None,
+        add_bos=add_bos,
     )
+
+
+def template_prefix(tok) -> str | None:
+    """The special token the tokenizer's own post-processor puts before every text (Llama's <s>)."""
+    import json
+
+    processor = json.loads(tok.backend_tokenizer.to_str()).get("post_processor") or {}
+    if processor.get("type") == "Sequence":
+        processor = next(
+            (p for p in processor.get("processors", []) if p.get("type") == "TemplateProcessing"), {}
+        )
+    if processor.get("type") != "TemplateProcessing":
+        return None
+    first = (processor.get("single") or [{}])[0]
+    return first.get("SpecialToken", {}).get("id")

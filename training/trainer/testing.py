@@ -1,4 +1,5 @@
-"""A tiny, instant training workspace (tokenizer, token shards, plan) for tests, benches and demos.
+"""A tiny, instant training workspace (tokenizer, token shards, plan) for tests, benches and demos,
+and `assert_export_agrees_and_stops_at_eos`, the check every exported model passes.
 
 `write_tiny_workspace(root)` writes `root/tokens/tokenizer.json` (a word-level tokenizer with an
 `<|endoftext|>` EOS), `root/tokens/<source>/000.ds(.index)` in datatrove's shard format, and
@@ -69,6 +70,20 @@ def write_tiny_workspace(
             body = (start + np.arange(n) * (k + 1)) % (eos - 1) + 1
             docs.append(np.append(body, eos))
         write_shard(tokens_dir / source, docs)
+    plan_path = write_test_plan(root / "plan.parquet", sources, phases, seq_lens)
+    return tokens_dir, plan_path
+
+
+def write_test_plan(
+    plan_path: Path,
+    sources: dict[str, str],
+    phases: list[dict[str, int]],
+    seq_lens: list[int],
+    *,
+    tiers: dict[str, float] | None = None,
+) -> Path:
+    """plan.parquet (+ a plan.json) with the loader's columns: phases list {source: num_sequences};
+    ``tiers`` (source -> mean difficulty) fills the curriculum's ``tier`` column."""
     rows, token_cursor = [], 0
     for p, counts in enumerate(phases):
         total = sum(counts.values())
@@ -90,13 +105,15 @@ def write_tiny_workspace(
                     phase_start_step=0,
                     phase_end_step=0,
                     seq_len=seq_lens[p],
+                    tier=None if tiers is None else tiers.get(source),
                 )
             )
         token_cursor += total * seq_lens[p]
-    plan_path = root / "plan.parquet"
-    pl.DataFrame(rows).write_parquet(plan_path)
-    (root / "plan.json").write_text(json.dumps({"note": "tiny test plan"}))
-    return tokens_dir, plan_path
+    pl.DataFrame(rows, schema_overrides={"tier": pl.Float64}).write_parquet(plan_path)
+    within = "none" if tiers is None else "difficulty"
+    meta = {"note": "tiny test plan", "config": {"curriculum": {"within_phase": within, "descending": False}}}
+    plan_path.with_name("plan.json").write_text(json.dumps(meta))
+    return plan_path
 
 
 def tiny_train_config(root: Path, **overrides):
@@ -125,3 +142,63 @@ def tiny_train_config(root: Path, **overrides):
 
 def read_metrics(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _force_token_at(token: int, at: int, prompt_len: int):
+    import torch
+    from transformers import LogitsProcessor
+
+    class ForceTokenAt(LogitsProcessor):
+        """Make the model emit ``token`` as its ``at``-th new token (to see whether generation stops)."""
+
+        def __init__(self, token: int, at: int, prompt_len: int):
+            self.token, self.at, self.prompt_len = token, at, prompt_len
+
+        def __call__(self, input_ids, scores):
+            if input_ids.shape[1] - self.prompt_len == self.at:
+                scores = torch.full_like(scores, -float("inf"))
+                scores[:, self.token] = 0.0
+            return scores
+
+    return ForceTokenAt(token, at, prompt_len)
+
+
+def assert_export_agrees_and_stops_at_eos(
+    folder: Path, *, max_new_tokens: int = 24, prompt_ids: tuple[int, ...] = (3, 4, 5)
+) -> None:
+    """Configs and tokenizer name the same ids; generate() stops exactly at the tokenizer's EOS."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    config = json.loads((folder / "config.json").read_text())
+    generation = json.loads((folder / "generation_config.json").read_text())
+    assert tok.eos_token_id is not None
+    for key, tok_id in (
+        ("eos_token_id", tok.eos_token_id),
+        ("bos_token_id", tok.bos_token_id),
+        ("pad_token_id", tok.pad_token_id),
+    ):
+        assert config.get(key) == tok_id, f"config.json {key}"
+        assert generation.get(key) == tok_id, f"generation_config.json {key}"
+    prompt = torch.tensor([prompt_ids])
+    torch.manual_seed(0)
+    forced = model.generate(
+        prompt,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        logits_processor=LogitsProcessorList([_force_token_at(tok.eos_token_id, 5, prompt.shape[1])]),
+    )
+    new = forced[0, prompt.shape[1] :].tolist()
+    assert new[-1] == tok.eos_token_id and len(new) == 6, new  # stopped right at the forced EOS
+    # Sampling freely: a sequence ends early only at the tokenizer's EOS, never at another token.
+    sampled = model.generate(
+        prompt.repeat(16, 1), max_new_tokens=max_new_tokens, do_sample=True, pad_token_id=tok.pad_token_id
+    )
+    for row in sampled[:, prompt.shape[1] :].tolist():
+        ended = [i for i, t in enumerate(row) if t == tok.eos_token_id]
+        if ended:
+            assert all(t == tok.pad_token_id for t in row[ended[0] + 1 :])
+        else:
+            assert len(row) == max_new_tokens
