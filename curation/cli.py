@@ -3,7 +3,8 @@
 ``curate`` is a typer group whose callback takes an optional CONFIG: with a config and no
 subcommand it runs the pipeline; ``train-classifier`` (from curation.classifiers.cli) trains the
 fastText models. A small Group subclass keeps the optional CONFIG from swallowing the name of a
-subcommand.
+subcommand. A bad config prints one ``error: FILE: key.path: reason`` line per problem and exits
+2; a folder another run holds, or one that cannot be written, is one line with the fix.
 """
 
 from __future__ import annotations
@@ -66,8 +67,16 @@ def curate(
     from rich.table import Table
 
     from curation import CurationConfig, run_curation
+    from curation.config_errors import ConfigError
 
-    result = run_curation(CurationConfig.from_yaml(config), out, workers=workers, tasks=tasks, wait=wait)
+    try:
+        loaded = CurationConfig.from_yaml(config)
+    except ConfigError as error:  # every problem, one line each (the root CLI would show only the first)
+        for line in error.lines:
+            typer.echo(f"error: {line}", err=True)
+        typer.echo(f"  fix: {error.fix}", err=True)
+        raise SystemExit(2) from None
+    result = run_curation(loaded, out, workers=workers, tasks=tasks, wait=wait)
     console = Console()
     if result.launched:
         console.print(

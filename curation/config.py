@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curation.config_errors import from_validation_error, load_yaml_mapping
 
 SourceFormat = Literal["auto", "jsonl", "parquet", "text", "hf_disk", "hf_hub"]
 FILTER_NAMES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
@@ -254,15 +255,18 @@ class CurationConfig(_Model):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such config file")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml_mapping(path)
         if "curation" in data and "sources" not in data:  # a recipe file's curation section
-            data = data["curation"]
+            data = data["curation"] if isinstance(data["curation"], dict) else {}
         base = path.parent
         for source in data.get("sources", []) or []:
             _resolve(source, "path", base)
         for ev in (data.get("decontamination") or {}).get("eval_sets", []) or []:
             _resolve(ev, "path", base)
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:  # one line per problem: file, key path, reason
+            raise from_validation_error(error, cls, where=str(path)) from None
 
     def priority(self) -> list[str]:
         """Source names, most trusted first."""

@@ -27,6 +27,7 @@ import polars as pl
 
 from curation.config import CurationConfig
 from curation.readers.discover import list_units, preflight_source
+from curation.run_lock import output_errors, run_lock
 from curation.slurm_wait import record_jobs, refuse_if_jobs_queued, wait_for_jobs
 
 
@@ -247,6 +248,11 @@ def run_curation(
         config = config.model_copy(update={"executor": executor})
     preflight(config)
     out_dir = Path(out_dir).resolve()
+    with output_errors(out_dir), run_lock(out_dir):  # one run per folder; a full disk is one line
+        return _run_locked(config, out_dir, wait=wait, poll_s=poll_s)
+
+
+def _run_locked(config: CurationConfig, out_dir: Path, *, wait: bool, poll_s: float) -> CurationResult:
     fingerprint = run_fingerprint(config)
     work = out_dir / "work" / fingerprint
     work.mkdir(parents=True, exist_ok=True)
