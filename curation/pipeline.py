@@ -46,7 +46,7 @@ def preflight(config: CurationConfig) -> None:
     from curation.decont.index import preflight_eval_set
 
     for source in config.sources:
-        preflight_source(source)
+        preflight_source(source, max_doc_bytes=config.max_doc_bytes)
     for eval_set in config.decontamination.eval_sets:
         preflight_eval_set(eval_set)
     if config.tokens.tokenizer_path and not Path(config.tokens.tokenizer_path).is_file():

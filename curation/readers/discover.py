@@ -10,6 +10,7 @@ record of each file and fails with the file, line and key when ``text_key`` (or 
 from __future__ import annotations
 
 import glob as globlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,11 +92,14 @@ def list_units(source: SourceConfig, world_size: int) -> list[SourceUnit]:
     return units
 
 
-def preflight_source(source: SourceConfig) -> int:
+def preflight_source(source: SourceConfig, *, max_doc_bytes: int | None = None) -> int:
     """Check that every file opens and its first record has the text key (or every
     ``text_template`` field); return the file count. A file that turns out corrupt is left to the
-    reader, which counts it and goes on with the other files."""
+    reader, which counts it and goes on with the other files. With ``max_doc_bytes``, text files
+    that ``split_by: whole`` would reject as too large are announced now with a warning."""
     units = list_units(source, 1)
+    if max_doc_bytes and source.split_by == "whole":
+        _warn_large_text_files(source, [u.path for u in units if u.format == "text"], max_doc_bytes)
     fields = template_fields(source.text_template) if source.text_template else None
     formats = {unit.format for unit in units}
     if fields is not None and "text" in formats:
@@ -131,6 +135,20 @@ def preflight_source(source: SourceConfig) -> int:
                 f"{type(error).__name__}: {error}"
             ) from error
     return len(units)
+
+
+def _warn_large_text_files(source: SourceConfig, paths: list[str], max_doc_bytes: int) -> None:
+    large = [
+        (p, os.path.getsize(p)) for p in paths if os.path.isfile(p) and os.path.getsize(p) > max_doc_bytes
+    ]
+    if large:
+        path, size = large[0]
+        warnings.warn(
+            f"source {source.name!r}: {len(large)} of {len(paths)} text files are over max_doc_bytes="
+            f"{max_doc_bytes:,} and will be rejected whole (file_too_large), e.g. {path} ({size:,} bytes); "
+            "set `split_by: paragraphs` (or `lines`, or `split_pattern: REGEX`) for this source",
+            stacklevel=3,
+        )
 
 
 def _check_keys(source: SourceConfig, unit: SourceUnit, record, fields: list[str] | None) -> None:

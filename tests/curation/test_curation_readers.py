@@ -326,3 +326,13 @@ def test_real_shakespeare_paragraphs_are_speeches(tmp_path):
     assert rejects == [] and len(docs) > 5000
     assert docs[0].text == "First Citizen:\nBefore we proceed any further, hear me speak."
     assert sum(d.text.split("\n", 1)[0].endswith(":") for d in docs) / len(docs) > 0.95
+
+
+def test_preflight_warns_about_text_files_too_large_to_read_whole(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text("some prose\n" * 200)
+    with pytest.warns(
+        UserWarning, match=r"source 'big': 1 of 1 text files are over max_doc_bytes=1,000.*split_by"
+    ):
+        preflight_source(SourceConfig(name="big", path=str(path)), max_doc_bytes=1000)
+    preflight_source(SourceConfig(name="big", path=str(path), split_by="paragraphs"), max_doc_bytes=1000)
