@@ -4,8 +4,10 @@ For each document reaching it, in order, it writes
 - its MinHash signature in datatrove's format (``sigs/bucket_XXX/<rank>.minhash.sig``, sorted at
   the end of the task as ``MinhashDedupBuckets`` expects); documents with fewer than ``n_grams``
   words get none, which is why exact hashing exists;
-- one row in ``docs/<rank>.npy``: ``(priority, has_sig, exact_hash, heldout_key)``; the row index
-  is the document's position in this task's output shard, the id datatrove's dedup pairs use.
+- one row in ``docs/<rank>.npy``: ``(priority, has_sig, exact_hash, heldout_key, quality, clean,
+  num_words)``; the row index is the document's position in this task's output shard, the id
+  datatrove's dedup pairs use. ``quality`` is ``metadata['quality_score']`` (NaN when the run has
+  no quality model); ``clean`` and ``num_words`` are :func:`cleanliness` (the keeper's tie rule).
 The step yields every document unchanged, so the shard written right after it lines up with the
 signatures.
 """
@@ -22,7 +24,19 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
-DOC_DTYPE = np.dtype([("priority", "<u2"), ("has_sig", "u1"), ("exact", "<u8"), ("heldout_key", "<u8")])
+from curation.dedup.cleanliness import cleanliness
+
+DOC_DTYPE = np.dtype(
+    [
+        ("priority", "<u2"),
+        ("has_sig", "u1"),
+        ("exact", "<u8"),
+        ("heldout_key", "<u8"),
+        ("quality", "<f4"),
+        ("clean", "<i4"),
+        ("num_words", "<i4"),
+    ]
+)
 
 
 def exact_hash(text: str) -> int:
@@ -83,12 +97,15 @@ class DedupSignature(PipelineStep):
                                 f.write(struct.pack(fmt, *bucket_sig, doc_idx))
                         else:
                             self.stat_update("too_short_for_minhash")
+                    quality = doc.metadata.get("quality_score")
                     rows.append(
                         (
                             self.priority[doc.metadata["source"]],
                             has_sig,
                             exact_hash(doc.text),
                             heldout_key(doc.id, self.heldout_seed),
+                            np.nan if quality is None else float(quality),
+                            *cleanliness(doc.text),
                         )
                     )
                 self.stat_update("total")

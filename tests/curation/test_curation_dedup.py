@@ -76,3 +76,138 @@ def test_heldout_selection_is_seeded_and_capped(tmp_path):
     held = np.load(work / "clusters" / "00000.npz")["heldout"]
     assert held.sum() == 4
     assert set(np.flatnonzero(held)) == set(np.argsort(rows["heldout_key"])[:4])
+
+
+def _cluster_of_two(tmp_path, rows):
+    """PriorityCluster over hand-made rows that all share one text hash (one cluster); kept row index."""
+    from curation.dedup.signature import DOC_DTYPE
+
+    work = tmp_path / "dedup"
+    (work / "docs").mkdir(parents=True)
+    table = np.zeros(len(rows), dtype=DOC_DTYPE)
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            table[i][key] = value
+    np.save(work / "docs" / "00000.npy", table)
+    list(
+        PriorityCluster(
+            str(work),
+            ["a", "b"],
+            exact=True,
+            heldout_fraction=None,
+            heldout_max_docs=None,
+            world_size_stage1=1,
+        ).run()
+    )
+    removed = np.load(work / "clusters" / "00000.npz")["removed"]
+    assert removed.sum() == len(rows) - 1
+    return int(np.flatnonzero(~removed)[0])
+
+
+NAN = float("nan")
+
+
+def test_keeper_rule_order(tmp_path):
+    # 1. source rank beats quality and cleanliness
+    rows = [
+        {"priority": 1, "quality": 0.9, "clean": 50, "num_words": 60},
+        {"priority": 0, "quality": 0.2, "clean": 10, "num_words": 20},
+    ]
+    assert _cluster_of_two(tmp_path / "rank", rows) == 1
+    # 2. quality (rounded to 0.01) beats cleanliness; below 0.01 apart, cleanliness decides
+    rows = [{"quality": 0.61, "clean": 10, "num_words": 60}, {"quality": 0.70, "clean": 5, "num_words": 60}]
+    assert _cluster_of_two(tmp_path / "quality", rows) == 1
+    rows = [
+        {"quality": 0.7001, "clean": 5, "num_words": 60},
+        {"quality": 0.6999, "clean": 10, "num_words": 60},
+    ]
+    assert _cluster_of_two(tmp_path / "quality_noise", rows) == 1
+    # 3. unscored (NaN): cleanliness, then more words, then position
+    rows = [{"quality": NAN, "clean": 40, "num_words": 60}, {"quality": NAN, "clean": 42, "num_words": 50}]
+    assert _cluster_of_two(tmp_path / "clean", rows) == 1
+    rows = [{"quality": NAN, "clean": 40, "num_words": 59}, {"quality": NAN, "clean": 40, "num_words": 60}]
+    assert _cluster_of_two(tmp_path / "words", rows) == 1
+    rows = [{"quality": NAN, "clean": 40, "num_words": 60}, {"quality": NAN, "clean": 40, "num_words": 60}]
+    assert _cluster_of_two(tmp_path / "position", rows) == 0
+
+
+def test_cleanliness_prefers_clean_copy():
+    from curation.dedup.cleanliness import cleanliness
+
+    clean = (
+        "The river was used by the people of the city for many years before the bridge was built.\n"
+        "It was the only way to move goods from the market to the village in the winter."
+    )
+    noisy = {
+        "typo": clean.replace("people", "peopel").replace("years", "yaers"),
+        "junk": clean.replace("bridge", "bridge x7Qz &nbsp;"),
+        "boilerplate": clean + "\nClick here to subscribe to our newsletter",
+        "drop": clean.replace(" the only", " only"),
+    }
+    for kind, text in noisy.items():
+        assert cleanliness(clean) > cleanliness(text), kind
+
+
+def _dedup_run(tmp_path, docs, cfg):
+    """Signature -> buckets -> cluster -> filter on one task; returns the kept ids."""
+    work = tmp_path / "dedup"
+    sig = DedupSignature(str(work), {"s": 0}, minhash=cfg, language=FastWordTokenizer())
+    list(sig.run(iter([Document(text=t, id=i, metadata={"source": "s"}) for i, t in docs]), rank=0))
+    for b in range(cfg.num_buckets):
+        MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=cfg).run(
+            rank=b, world_size=cfg.num_buckets
+        )
+    list(
+        PriorityCluster(
+            str(work), ["s"], exact=True, heldout_fraction=None, heldout_max_docs=None, world_size_stage1=1
+        ).run()
+    )
+    f = DedupFilter(str(work / "clusters"), str(tmp_path / "ex"))
+    out = f.run(iter([Document(text=t, id=i, metadata={"source": "s"}) for i, t in docs]), rank=0)
+    return {d.id for d in out}
+
+
+def _noisy_copy(rng, text, edits):
+    junk = ["x7Qz", "&nbsp;", "a1b2c3", "<br>", "\ufffd"]
+    words = text.split(" ")
+    for _ in range(edits):
+        kind = rng.randrange(4)
+        i = rng.randrange(len(words))
+        if kind == 0 and len(words[i]) >= 4 and words[i].isalpha():
+            j = rng.randrange(len(words[i]) - 1)
+            w = words[i]
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]  # swapped letters
+        elif kind == 1:
+            words.insert(i, rng.choice(junk))
+        elif kind == 2 and len(words) > 20:
+            del words[i]
+        else:
+            words = ["Click here to subscribe to our newsletter\n"] + words
+    return " ".join(words)
+
+
+def test_dedup_keeps_clean_original_on_real_text(tmp_path):
+    """Within one source, real paragraphs with a noisy near-copy placed FIRST: the clean one survives."""
+    from pathlib import Path
+
+    import pytest
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not (data / "wikitext2_valid.txt").is_file():
+        pytest.skip(f"real data folder {data} absent (CI has it at ../shared/data)")
+    lines = [
+        line.strip()
+        for line in (data / "wikitext2_valid.txt").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("=") and 80 <= len(line.split()) <= 300
+    ]
+    rng = random.Random(0)
+    originals = rng.sample(lines, 40)
+    docs = []
+    for k, text in enumerate(originals):
+        docs.append((f"noisy{k}", _noisy_copy(rng, text, edits=2)))  # first: position would keep it
+        docs.append((f"clean{k}", text))
+    kept = _dedup_run(tmp_path, docs, MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8))
+    caught = [k for k in range(40) if (f"clean{k}" in kept) != (f"noisy{k}" in kept)]
+    assert len(caught) >= 36  # 2 edits in 80+ words: Jaccard >= ~0.85, P(candidate) >= 0.99
+    clean_kept = sum(f"clean{k}" in kept for k in caught)
+    assert clean_kept >= len(caught) - 2, f"clean original kept in {clean_kept}/{len(caught)} caught pairs"
