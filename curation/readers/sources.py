@@ -51,10 +51,10 @@ class SourcesReader(PipelineStep):
         os.makedirs(self.rejects_dir, exist_ok=True)
         reject_path = Path(self.rejects_dir) / f"{rank:05d}.jsonl"
         with open(reject_path, "w") as rejects:  # "w": a re-run replaces a killed run's log
-            for source, unit in self._units(rank, world_size):
+            units = self._units(rank, world_size)
+            for source, unit in units:
                 self.stat_update("input_units")
-                for label in (f"read/{source.name}", f"rejected/{source.name}"):
-                    self.stats[label]  # noqa: B018 - creates the counter at 0: a source with no docs shows
+                self.stats[f"read/{source.name}"], self.stats[f"rejected/{source.name}"]  # noqa: B018 - exist at 0
                 for doc, reason, line, raw, detail in self._read_unit(source, unit):
                     if doc is not None:
                         self.stat_update("documents", f"read/{source.name}")
@@ -78,6 +78,15 @@ class SourcesReader(PipelineStep):
                     if detail:
                         row["detail"] = detail
                     rejects.write(json.dumps(row) + "\n")
+        self._zero_counters({source.name for source, _ in units})
+
+    def _zero_counters(self, names: set[str]) -> None:
+        """``read/<source>`` and ``rejected/<source>`` exist even at 0: a source that ends empty shows."""
+        for name in sorted(names):
+            for label in (f"read/{name}", f"rejected/{name}"):
+                counter = self.stats[label]
+                if counter.n == 0:
+                    counter.min = counter.max = 0  # shown as 0, not min=inf
 
     def _read_unit(self, source: SourceConfig, unit):
         fields = template_fields(source.text_template) if source.text_template else None
