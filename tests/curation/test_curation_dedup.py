@@ -211,3 +211,72 @@ def test_dedup_keeps_clean_original_on_real_text(tmp_path):
     assert len(caught) >= 36  # 2 edits in 80+ words: Jaccard >= ~0.85, P(candidate) >= 0.99
     clean_kept = sum(f"clean{k}" in kept for k in caught)
     assert clean_kept >= len(caught) - 2, f"clean original kept in {clean_kept}/{len(caught)} caught pairs"
+
+
+def _pairs_at_jaccard(rng, num_pairs, lo=0.78, hi=0.82):
+    """Base docs of random letter words and a copy each, words replaced until the shingle Jaccard is in [lo, hi]."""
+    from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+
+    signer = MinhashDedupSignature("/tmp/unused", config=MinhashConfig(), language=FastWordTokenizer())
+
+    def shingles(words):
+        return set(signer.get_shingles(" ".join(words)).ravel().tolist())
+
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(5000)]
+    rows, sims = [], []
+    for k in range(num_pairs):
+        base = [rng.choice(vocab) for _ in range(200)]
+        ref, copy = shingles(base), list(base)
+        while True:
+            copy[rng.randrange(len(copy))] = rng.choice(vocab)
+            jac = len(ref & shingles(copy)) / len(ref | shingles(copy))
+            if jac <= hi:
+                break
+        assert jac >= lo, jac
+        rows += [{"id": f"b{k}", "text": " ".join(base)}, {"id": f"c{k}", "text": " ".join(copy)}]
+        sims.append(jac)
+    return rows, sims
+
+
+def test_pipeline_minhash_recall_follows_configured_bands(tmp_path):
+    """run_curation must use every configured band: recall at Jaccard ~0.8 matches P(s) for 14x8, not 3x8."""
+    import gzip
+    import json
+    import math
+
+    from curation import run_curation
+
+    rows, sims = _pairs_at_jaccard(random.Random(0), 100)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def recall(num_buckets: int) -> tuple[float, float]:
+        out = tmp_path / f"out{num_buckets}"
+        result = run_curation(
+            {
+                "sources": [{"name": "s", "path": str(corpus)}],
+                "filters": {"enabled": []},
+                "heldout": {"fraction": 0.0},
+                "dedup": {"num_buckets": num_buckets, "hashes_per_bucket": 8},
+                "executor": {"tasks": 1, "workers": 1},
+            },
+            out,
+        )
+        sig_dirs = sorted((result.work_dir / "dedup" / "sigs").glob("bucket_*"))
+        assert len(sig_dirs) == num_buckets
+        kept = set()
+        for path in (out / "curated").rglob("*.jsonl.gz"):
+            with gzip.open(path, "rt") as fh:
+                kept |= {json.loads(line)["id"] for line in fh}
+        caught = sum((f"b{k}" in kept) != (f"c{k}" in kept) for k in range(len(sims)))
+        expected = sum(candidate_probability(s, num_buckets, 8) for s in sims) / len(sims)
+        return caught / len(sims), expected
+
+    got, expected = recall(14)
+    # 100 pairs: binomial sd = sqrt(p (1 - p) / 100) ~ 0.027 at p ~ 0.92; allow 3 sd
+    tol = 3 * math.sqrt(expected * (1 - expected) / len(sims))
+    assert abs(expected - 0.92) < 0.03 and abs(got - expected) <= tol, (got, expected, tol)
+    got3, expected3 = recall(3)  # P(0.8) = 0.42 with 3 bands: a pipeline dropping bands fails above
+    assert got3 < got - 0.25 and abs(got3 - expected3) <= 3 * math.sqrt(
+        expected3 * (1 - expected3) / len(sims)
+    )

@@ -177,11 +177,31 @@ def test_ray_executor_runs_same_pipeline(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
     try:
         data = _corpus(tmp_path)
+        data["executor"] = {"kind": "local", "tasks": 2, "workers": 1}
+        local = run_curation(data, tmp_path / "local")
         data["executor"] = {"kind": "ray", "tasks": 2, "workers": 2}
         result = run_curation(data, tmp_path / "out")
-        assert result.inventory["num_docs"].sum() > 0
     finally:
         ray.shutdown()
+
+    def documents(out: Path) -> dict[str, list[tuple[str, str]]]:
+        found = {}
+        for part in ("curated", "heldout"):
+            rows = []
+            for f in sorted((out / part).rglob("*.jsonl.gz")):
+                with gzip.open(f, "rt") as fh:
+                    rows += [(r["id"], r["text"]) for r in map(json.loads, fh)]
+            found[part] = sorted(rows)
+        return found
+
+    on_ray, on_local = documents(tmp_path / "out"), documents(tmp_path / "local")
+    assert len(on_local["curated"]) > 20 and on_local["heldout"]  # the corpus leaves something to compare
+    assert on_ray == on_local
+    columns = [c for c in local.inventory.columns if c != "path"]  # path names the output folder
+    assert (
+        result.inventory.select(columns).sort("source").equals(local.inventory.select(columns).sort("source"))
+    )
+    assert result.funnel == local.funnel
 
 
 # Slurm on one host, synchronously: sbatch runs each array task of the script at once (so every
