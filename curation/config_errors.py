@@ -72,6 +72,14 @@ def from_validation_error(error: ValidationError, model: type[BaseModel], *, whe
     return ConfigError(lines)
 
 
+def validate_model(model: type[BaseModel], data: dict, *, where: str) -> BaseModel:
+    """``model.model_validate(data)``, with a ``ConfigError`` (one line per problem) when invalid."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise from_validation_error(error, model, where=where) from None
+
+
 def _field_names(model: type[BaseModel], loc: list) -> list[str]:
     """Field names of the model found at ``loc`` under ``model`` ([] when not a model)."""
     current: typing.Any = model

@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from curation.config import CurationConfig
+from curation.config_errors import validate_model
 from curation.readers.discover import list_units, preflight_source
 from curation.run_lock import output_errors, run_lock
 from curation.slurm_wait import record_jobs, refuse_if_jobs_queued, wait_for_jobs
@@ -240,7 +241,7 @@ def run_curation(
     seconds until they finish and returns the result like the other executors.
     """
     if not isinstance(config, CurationConfig):
-        config = CurationConfig.model_validate(config)
+        config = validate_model(CurationConfig, config, where="curation config")
     if workers is not None or tasks is not None:
         executor = config.executor.model_copy(
             update={k: v for k, v in {"workers": workers, "tasks": tasks}.items() if v is not None}

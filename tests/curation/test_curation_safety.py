@@ -196,3 +196,8 @@ def test_cli_prints_every_config_error_and_exits_non_zero(tmp_path):
     assert "filters.bogus: unknown key; valid keys:" in result.stderr
     assert "executor.tasks:" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_run_curation_with_a_dict_names_the_key_path(tmp_path):
+    with pytest.raises(ConfigError, match=r"^curation config: sources\.0\.path: required key missing"):
+        run_curation({"sources": [{"name": "a"}]}, tmp_path / "out")
