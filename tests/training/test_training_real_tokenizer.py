@@ -6,38 +6,15 @@ those tests skip). The >65,536-token vocabulary is built here.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import LLAMA, gsm8k_rows, needs_shared, write_curated
 
 from training.tokenize import TokenizeConfig, tokenize_curated
 from training.trainer.testing import assert_export_agrees_and_stops_at_eos, write_test_plan
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-LLAMA = SHARED / "llama_tokenizer.json"
-GSM8K = SHARED / "gsm8k_train.jsonl"
-needs_shared = pytest.mark.skipif(
-    not (LLAMA.is_file() and GSM8K.is_file()),
-    reason=f"real data not found at {SHARED} (CI has ../shared/data; a fresh clone does not)",
-)
-
-
-def gsm8k_texts(num_docs: int) -> list[str]:
-    rows = [json.loads(line) for line in GSM8K.read_text().splitlines()[:num_docs]]
-    return [f"Question: {r['question']}\nAnswer: {r['answer']}" for r in rows]
-
-
-def write_curated(root: Path, source: str, texts: list[str], metadata: list[dict] | None = None) -> Path:
-    folder = root / "curated" / source
-    folder.mkdir(parents=True, exist_ok=True)
-    with gzip.open(folder / "00000.jsonl.gz", "wt") as f:
-        for i, text in enumerate(texts):
-            meta = metadata[i] if metadata else {}
-            f.write(json.dumps({"text": text, "id": f"{source}-{i}", "metadata": meta}) + "\n")
-    return root
 
 
 def shard_docs(folder: Path) -> tuple[list[np.ndarray], int]:
@@ -59,7 +36,7 @@ def test_llama_tokenizer_tokenize_train_export_generate(tmp_path):
     from training.trainer import train
     from training.trainer.testing import tiny_train_config
 
-    texts = gsm8k_texts(160)
+    texts = [f"Question: {r['question']}\nAnswer: {r['answer']}" for r in gsm8k_rows(160)]
     write_curated(tmp_path / "cur", "math", texts)
     counts = tokenize_curated(tmp_path / "cur", tmp_path / "tokens", TokenizeConfig(tokenizer=str(LLAMA)))
     meta = json.loads((tmp_path / "tokens" / "tokenize.json").read_text())

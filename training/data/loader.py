@@ -11,6 +11,14 @@ Packing: ``position_ids`` restart at 0 at each document start and continue acros
 document longer than ``seq_len``; ``labels`` equal ``input_ids`` (HF convention: the model shifts
 them) except -100 where a document starts, since its first token cannot be predicted from the
 previous document. Each sequence comes from one source, so ``Batch.domains`` drives per-domain loss.
+
+Curriculum (``curriculum``): ``documents`` streams each source's documents sorted by their
+difficulty (or quality) key, easiest first, while sources stay interleaved by the greedy blend, so
+every stretch of a phase keeps the planned mixture and each source gets harder as the phase goes
+on; ``sources`` also streams the sources one after another in the plan's ``order``. Sorting is
+within the stretch of the source's stream each phase draws (its documents of the epoch's random
+order), so a phase that draws a tenth of a source sees a random tenth, easiest first; a phase
+that draws more than one epoch ramps up once per epoch.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ class PlanLoader:
         dp_world_size: int = 1,
         seed: int = 0,
         follow_curriculum: bool = False,
+        curriculum: str = "off",
+        curriculum_key: str = "difficulty",
+        curriculum_descending: bool = False,
     ):
         if micro_batch_size < 1:
             raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
@@ -68,13 +79,31 @@ class PlanLoader:
         if not self.tokens_dir.is_dir():
             raise FileNotFoundError(f"{self.tokens_dir}: no tokens folder; run `midtrain tokenize` first")
         self.micro_batch_size, self.dp_rank, self.dp_world_size = micro_batch_size, dp_rank, dp_world_size
-        self.seed, self.follow_curriculum = seed, follow_curriculum
-        self.phases: list[Phase] = build_phases(plan, follow_curriculum=follow_curriculum)
+        if curriculum not in ("off", "documents", "sources"):
+            raise ValueError(f"curriculum must be off, documents or sources, got {curriculum!r}")
+        if follow_curriculum and curriculum == "off":
+            curriculum = "sources"
+        self.curriculum, self.seed = curriculum, seed
+        self.follow_curriculum = curriculum == "sources"
+        # documents in curriculum order (both modes); sources one after another only for "sources"
+        self._order_by = curriculum_key if curriculum != "off" else None
+        self._descending = curriculum_descending
+        self.phases: list[Phase] = build_phases(plan, follow_curriculum=self.follow_curriculum)
 
         used = sorted(
             {s for ph in self.phases for s, n in zip(ph.sources, ph.num_sequences, strict=True) if n > 0}
         )
         self.shards = {s: SourceShards(self.tokens_dir / s, s) for s in used}
+        unordered = [
+            s for s, sh in self.shards.items() if self._order_by and self._order_by not in sh.doc_keys
+        ]
+        if unordered:
+            warnings.warn(
+                f"curriculum: source(s) {unordered} have no per-document {self._order_by} "
+                f"({self.tokens_dir}/<source>/*.ds.{self._order_by}, written by `midtrain tokenize` from "
+                "curated metadata); their documents stay in random order",
+                stacklevel=2,
+            )
         self._source_key = {s: zlib.crc32(s.encode()) for s in used}
         # Token offset of each (phase, source) in the source's stream: what earlier phases drew.
         drawn = dict.fromkeys(used, 0)
@@ -85,6 +114,13 @@ class PlanLoader:
                 if n > 0:
                     drawn[s] += int(n) * ph.seq_len
         self._drawn_total = drawn
+        # Stream token windows [start, end) each phase draws from each source (curriculum sorting).
+        self._windows: dict[str, list[tuple[int, int]]] = {s: [] for s in used}
+        for p, ph in enumerate(self.phases):
+            for s, n in zip(ph.sources, ph.num_sequences, strict=True):
+                if n > 0:
+                    start = self._base[p][s]
+                    self._windows[s].append((start, start + int(n) * ph.seq_len))
         starts = np.cumsum([0] + [ph.size for ph in self.phases])
         self._phase_start = starts[:-1]
         # This rank's sequences in phase p are phase-local indices first[p], first[p] + W, ...
@@ -167,6 +203,8 @@ class PlanLoader:
             digest.update(ph.source_of.tobytes())
         for s, sh in sorted(self.shards.items()):
             digest.update(f"{s}|{sh.num_docs}|{sh.num_tokens}|".encode())
+        if self.curriculum != "off":  # (only then: checkpoints from before curricula still resume)
+            digest.update(f"curriculum|{self.curriculum}|{self._order_by}|{self._descending}".encode())
         return {
             "plan_and_shards": digest.hexdigest()[:16],
             "seed": self.seed,
@@ -231,7 +269,17 @@ class PlanLoader:
         if epoch not in cache:
             if len(cache) >= 2:  # a sequence spans at most two epochs
                 cache.pop(min(cache))
-            cache[epoch] = self.shards[source].epoch_layout(self.seed, epoch, self._source_key[source])
+            shards = self.shards[source]
+            perm, cum = shards.epoch_layout(self.seed, epoch, self._source_key[source])
+            if self._order_by in shards.doc_keys:
+                # Each phase draws a window of the stream: sort the documents inside each window, so
+                # a phase sees a random sample of the source, easiest first (not the easiest docs only).
+                total = shards.num_tokens
+                for lo, hi in self._windows[source]:
+                    a, b = max(lo - epoch * total, 0), min(hi - epoch * total, total)
+                    if a < b:
+                        shards.sort_span(perm, cum, a, b, key=self._order_by, descending=self._descending)
+            cache[epoch] = (perm, cum)
         return cache[epoch]
 
     def _fill(self, source: str, offset: int, ids: np.ndarray, positions: np.ndarray) -> None:

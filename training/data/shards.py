@@ -3,7 +3,9 @@
 A source is ``tokens/<source>/*.ds`` (tokens, uint16 or uint32) each with ``.ds.index`` (uint64
 cumulative document ends, in tokens). The source is seen as a table of documents (shard, start,
 length); the loader streams them in a per-epoch permutation, so every epoch reshuffles the
-document order with a seeded RNG.
+document order with a seeded RNG, or, for a curriculum, sorted by the per-document difficulty
+(or quality) that tokenization wrote beside each shard (``<shard>.ds.difficulty``, float32 per
+document).
 """
 
 from __future__ import annotations
@@ -66,6 +68,24 @@ class SourceShards:
             raise ValueError(f"{folder}: an index lists an empty or decreasing document end")
         self.num_docs = len(self.doc_len)
         self.num_tokens = int(self.doc_len.sum())
+        self.doc_keys = self._read_doc_keys(data_files)
+
+    def _read_doc_keys(self, data_files: list[Path]) -> dict[str, np.ndarray]:
+        """Per-document curriculum keys (``<shard>.ds.difficulty`` ...), when every shard has one."""
+        keys = {}
+        for name in ("difficulty", "quality"):
+            parts = []
+            for path in data_files:
+                side = Path(f"{path}.{name}")
+                num = len(np.fromfile(f"{path}.index", dtype="<u8"))
+                if not side.is_file() or side.stat().st_size != 4 * num:
+                    break
+                if num and np.fromfile(f"{path}.index", dtype="<u8")[-1] > 0:
+                    parts.append(np.fromfile(side, dtype="<f4"))
+            else:
+                if parts and sum(len(x) for x in parts) == self.num_docs:
+                    keys[name] = np.concatenate(parts)
+        return keys
 
     def max_token_id(self) -> int:
         """Largest token id in the source (reads every token once, in chunks)."""
@@ -80,6 +100,22 @@ class SourceShards:
         rng = np.random.default_rng([seed, source_key, epoch])
         perm = rng.permutation(self.num_docs)
         return perm, np.cumsum(self.doc_len[perm])
+
+    def sort_span(
+        self, perm: np.ndarray, cum: np.ndarray, lo: int, hi: int, *, key: str, descending: bool
+    ) -> None:
+        """Sort (in place) the documents of ``perm`` that start in token span ``[lo, hi)`` of the
+        epoch by ``doc_keys[key]`` (easiest first unless ``descending``; missing values last; ties
+        keep their random order). The documents still fill the same span, so nothing else moves."""
+        starts = cum - self.doc_len[perm]
+        d0, d1 = int(np.searchsorted(starts, lo, side="left")), int(np.searchsorted(starts, hi, side="left"))
+        if d1 - d0 < 2:
+            return
+        values = self.doc_keys[key][perm[d0:d1]].astype(np.float64)
+        values = np.where(np.isnan(values), np.inf, -values if descending else values)
+        perm[d0:d1] = perm[d0:d1][np.argsort(values, kind="stable")]
+        first = starts[d0]
+        cum[d0:d1] = first + np.cumsum(self.doc_len[perm[d0:d1]])
 
     def read(self, doc: int, lo: int, hi: int) -> np.ndarray:
         """Tokens ``lo:hi`` of document ``doc`` (a memmap view)."""

@@ -322,8 +322,19 @@ class Trainer:
             self.start_note = f"resumed from {resume} at step {self.step}"
         else:
             self.start_note = self.load_init_weights()
+        curriculum = setup.resolve_curriculum(config, plan.frame)
+        self.data_note = (
+            f"data: curriculum {curriculum['curriculum']} by {curriculum['curriculum_key']}"
+            + (" (hardest first)" if curriculum["curriculum_descending"] else " (easiest first)")
+            if curriculum
+            else "data: no curriculum (documents in seeded random order)"
+        )
         if d.is_main:
-            print(f"midtrain train: {self.start_note}; peak LR {peak_lr:.3g}", file=sys.stderr, flush=True)
+            print(
+                f"midtrain train: {self.start_note}; peak LR {peak_lr:.3g}; {self.data_note}",
+                file=sys.stderr,
+                flush=True,
+            )
         self.peak_lr = peak_lr
         last_start = plan.phase_starts[-1] if len(plan.phase_starts) > 1 else None
         self.schedule = build_schedule(
@@ -342,6 +353,7 @@ class Trainer:
                     "world_size": d.world_size,
                     "peak_lr": peak_lr,
                     "start": self.start_note,
+                    "data": self.data_note,
                 },
             )
 

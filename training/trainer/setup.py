@@ -174,6 +174,27 @@ def file_digest(path: Path) -> str | None:
 LoaderFactory = Callable[..., Any]
 
 
+def resolve_curriculum(config: TrainConfig, plan: pl.DataFrame) -> dict[str, Any]:
+    """The loader's curriculum options from ``data.curriculum`` and the plan (plan.json's
+    ``curriculum.within_phase`` / ``descending``; 'auto' is on when the plan's ``tier`` is filled)."""
+    meta_path = Path(config.plan_path).with_name("plan.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    planned = (meta.get("config") or {}).get("curriculum") or {}
+    within = planned.get("within_phase", "none")
+    has_tiers = "tier" in plan.columns and plan["tier"].null_count() < plan.height
+    mode = config.data.curriculum
+    if mode == "auto":
+        mode = "documents" if within in ("difficulty", "quality") and has_tiers else "off"
+    if mode == "off":
+        return {}
+    key = within if within in ("difficulty", "quality") else "difficulty"
+    return {
+        "curriculum": mode,
+        "curriculum_key": key,
+        "curriculum_descending": bool(planned.get("descending")),
+    }
+
+
 def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_size: int, factory=None):
     if factory is None:
         from training.data import PlanLoader as factory  # the data side (imported lazily)
@@ -184,6 +205,7 @@ def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_siz
         dp_rank=rank,
         dp_world_size=world_size,
         seed=config.seed,
+        **resolve_curriculum(config, plan),
     )
 
 
