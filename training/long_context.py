@@ -14,6 +14,9 @@ from transformers import PretrainedConfig
 
 from training.config import RopeConfig
 
+# rope types whose factor transformers cross-checks against max_position_embeddings / original
+_SCALED = ("yarn", "longrope", "dynamic")
+
 
 def _rope_params(hf_config: PretrainedConfig) -> dict[str, Any]:
     params = getattr(hf_config, "rope_parameters", None)
@@ -26,7 +29,13 @@ def _rope_params(hf_config: PretrainedConfig) -> dict[str, Any]:
 def apply_rope(hf_config: PretrainedConfig, rope: RopeConfig) -> PretrainedConfig:
     """Write the RoPE change into hf_config in place (and raise max_position_embeddings)."""
     old = _rope_params(hf_config)
-    original_max = rope.original_max_position_embeddings or hf_config.max_position_embeddings
+    # a model already extended keeps its pretraining length as the original (YaRN on YaRN)
+    scaled_before = old.get("rope_type", "default") != "default"
+    original_max = (
+        rope.original_max_position_embeddings
+        or (old.get("original_max_position_embeddings") if scaled_before else None)
+        or hf_config.max_position_embeddings
+    )
     params: dict[str, Any] = {
         "rope_type": rope.rope_type,
         "rope_theta": rope.rope_theta or old.get("rope_theta"),
@@ -38,6 +47,14 @@ def apply_rope(hf_config: PretrainedConfig, rope: RopeConfig) -> PretrainedConfi
         params["original_max_position_embeddings"] = original_max
     params.update(rope.extra)
     new_max = rope.max_position_embeddings
+    if rope.rope_type in _SCALED and new_max is not None and new_max != int(original_max * rope.factor):
+        # transformers reads factor = max_position_embeddings / original and warns at every load
+        # when the two disagree: refuse the inconsistent pair here, once, with both fixes
+        raise ValueError(
+            f"model.rope.max_position_embeddings: {new_max} != original_max_position_embeddings "
+            f"{original_max} x factor {rope.factor:g} = {int(original_max * rope.factor)}; set factor: "
+            f"{new_max / original_max:g} or max_position_embeddings: {int(original_max * rope.factor)}"
+        )
     if new_max is None and rope.factor is not None:
         new_max = int(original_max * rope.factor)
     if hasattr(hf_config, "rope_parameters"):
@@ -46,7 +63,8 @@ def apply_rope(hf_config: PretrainedConfig, rope: RopeConfig) -> PretrainedConfi
         hf_config.rope_theta = params["rope_theta"]
         hf_config.rope_scaling = {k: v for k, v in params.items() if k != "rope_theta"} or None
     if new_max is not None:
-        hf_config.max_position_embeddings = max(new_max, hf_config.max_position_embeddings)
+        # exactly what was asked (a length below the plan's seq_len fails in check_seq_len)
+        hf_config.max_position_embeddings = new_max
     return hf_config
 
 

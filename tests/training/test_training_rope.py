@@ -50,3 +50,63 @@ def test_linear_scaling_divides_frequencies_and_needs_a_factor():
     torch.testing.assert_close(_inv_freq(scaled), _inv_freq(plain) / 2.0)
     with pytest.raises(ValueError, match="needs a factor"):
         resolve_model_config(ModelConfig(rope=RopeConfig(rope_type="yarn")), vocab_size=64)
+
+
+def test_rope_max_position_embeddings_lands_exactly_and_inconsistent_yarn_is_refused():
+    abf = ModelConfig(
+        tiny={"max_position_embeddings": 512}, rope=RopeConfig(rope_theta=1e5, max_position_embeddings=256)
+    )
+    assert resolve_model_config(abf, vocab_size=64).max_position_embeddings == 256
+    bad = ModelConfig(
+        tiny={"max_position_embeddings": 128},
+        rope=RopeConfig(rope_type="yarn", factor=4.0, max_position_embeddings=256),
+    )
+    with pytest.raises(ValueError, match=r"model\.rope\.max_position_embeddings: 256 != .* set factor: 2"):
+        resolve_model_config(bad, vocab_size=64)
+
+
+def test_long_context_export_is_consistent_and_loads_without_rope_warning(tmp_path, capfd):
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    from training.trainer import train
+    from training.trainer.testing import (
+        assert_export_agrees_and_stops_at_eos,
+        tiny_train_config,
+        write_tiny_workspace,
+    )
+
+    write_tiny_workspace(tmp_path, seq_len=32)
+    base = train(
+        tiny_train_config(
+            tmp_path,
+            max_steps=2,
+            model={"tiny": {"hidden_size": 64, "intermediate_size": 176, "max_position_embeddings": 32}},
+            checkpoint={"final_export": True},
+        )
+    )
+    write_tiny_workspace(tmp_path / "long", seq_len=64, num_docs=60)
+    extended = train(
+        tiny_train_config(
+            tmp_path / "long",
+            max_steps=2,
+            micro_batch_size=4,
+            global_batch_tokens=256,
+            model={"init_from": str(base.final_hf_dir), "rope": {"rope_type": "yarn", "factor": 2.0}},
+            checkpoint={"final_export": True},
+        )
+    )
+    folder = extended.final_hf_dir
+    config = json.loads((folder / "config.json").read_text())
+    state = json.loads((folder / "midtrain_state.json").read_text())
+    rope = config["rope_parameters"]
+    assert (rope["rope_type"], rope["factor"], rope["original_max_position_embeddings"]) == ("yarn", 2.0, 32)
+    assert config["max_position_embeddings"] == 64 == state["max_position_embeddings"] == state["seq_len"]
+    assert state["rope_parameters"] == rope
+    capfd.readouterr()
+    AutoModelForCausalLM.from_pretrained(folder)
+    printed = capfd.readouterr()
+    logged = printed.out + printed.err
+    assert "does not match" not in logged and "rope" not in logged.lower(), logged
+    assert_export_agrees_and_stops_at_eos(folder)
