@@ -25,6 +25,29 @@ class GenerationTaskConfig(_Strict):
     batch_size: int = Field(8, ge=1, description="Prompts generated together (left-padded).")
 
 
+class GSM8KConfig(GenerationTaskConfig):
+    """GSM8K-format math, prompted as lm-eval's ``gsm8k`` task by default (5-shot, "Question: ...\nAnswer:")."""
+
+    num_fewshot: int = Field(5, ge=0, description="Solved examples before each question (lm-eval: 5).")
+    fewshot_file: Path | None = Field(
+        None,
+        description="GSM8K-format jsonl the shots come from (its first num_fewshot items); None: for "
+        "each item, the num_fewshot items after it in the same file (cyclic, never the item itself).",
+    )
+    prompt_template: str = Field(
+        "Question: {question}\nAnswer:", description="One question; `{question}` is filled in."
+    )
+    fewshot_delimiter: str = Field("\n\n", description="Between shots and before the question.")
+    target_delimiter: str = Field(" ", description="Between a shot's prompt and its full answer.")
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _has_question(cls, template: str) -> str:
+        if "{question}" not in template:
+            raise ValueError("prompt_template must contain {question}")
+        return template
+
+
 class HumanEvalConfig(GenerationTaskConfig):
     """HumanEval-format code benchmark; tests run in a resource-limited subprocess."""
 
@@ -52,6 +75,12 @@ class LongContextConfig(_Strict):
     )
     num_trials: int = Field(5, ge=1, description="Prompts per (length, depth) cell.")
     seed: int = Field(0, description="Seed of the random keys and fillers.")
+    trained_length: int | None = Field(
+        None,
+        ge=1,
+        description="Context the model was trained on, marked on the heatmaps; None: the "
+        "base checkpoint's max_position_embeddings.",
+    )
 
     @field_validator("depths")
     @classmethod
@@ -97,6 +126,36 @@ class LmEvalConfig(_Strict):
     batch_size: int = Field(8, ge=1, description="HFLM batch size.")
 
 
+class ReferenceSetConfig(_Strict):
+    """Held-out text of the model's *original* distribution, scored like a domain (``loss/reference:<name>``).
+
+    Either ``path`` (a .jsonl/.jsonl.gz/.parquet file with a text field, a .txt/.md file, or a folder
+    of those), or ``domain`` alone: that domain's documents in ``heldout_dir`` (e.g. the held-out
+    slice of the general data a base model was pre-trained on). With both, only records whose
+    ``metadata.domain`` is ``domain`` are read.
+    """
+
+    path: Path | None = Field(None, description="File or folder of reference documents.")
+    domain: str | None = Field(None, description="Keep only this metadata.domain; alone: from heldout_dir.")
+    text_key: str = Field("text", description="Field holding the text in jsonl/parquet records.")
+    split_by: str = Field(
+        "paragraph", description="How .txt/.md files become documents: 'file', 'paragraph' or 'line'."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        return {"path": value} if isinstance(value, str | Path) else value
+
+    @model_validator(mode="after")
+    def _has_source(self) -> ReferenceSetConfig:
+        if self.path is None and self.domain is None:
+            raise ValueError("a reference set needs `path` or `domain`")
+        if self.split_by not in ("file", "paragraph", "line"):
+            raise ValueError(f"split_by must be file, paragraph or line, got {self.split_by!r}")
+        return self
+
+
 class EvalConfig(_Strict):
     """Everything `evaluate()` needs besides the model folders."""
 
@@ -111,10 +170,15 @@ class EvalConfig(_Strict):
     base: str | None = Field(None, description="Label of the base checkpoint; default: the first one.")
     target_domains: list[str] = Field(["math", "code"], description="Domains mid-training should improve.")
     general_domains: list[str] = Field(["general"], description="Domains whose loss must be retained.")
+    reference_sets: dict[str, ReferenceSetConfig] = Field(
+        default_factory=dict,
+        description="name -> held-out text of the model's original distribution; when given, the "
+        "retention verdict uses these instead of the anneal's own general domains.",
+    )
     forgetting_threshold: float = Field(
         0.05, ge=0.0, description="Loss increase on a general domain (nats/token) flagged as forgetting."
     )
-    gsm8k: GenerationTaskConfig = Field(default_factory=GenerationTaskConfig)
+    gsm8k: GSM8KConfig = Field(default_factory=GSM8KConfig)
     humaneval: HumanEvalConfig = Field(default_factory=HumanEvalConfig)
     mc: MultipleChoiceConfig = Field(default_factory=MultipleChoiceConfig)
     longcontext: LongContextConfig = Field(default_factory=LongContextConfig)
@@ -133,6 +197,15 @@ class EvalConfig(_Strict):
         if dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
         return dtype
+
+    @model_validator(mode="after")
+    def _references_need_heldout(self) -> EvalConfig:
+        lone = [name for name, ref in self.reference_sets.items() if ref.path is None]
+        if lone and self.heldout_dir is None:
+            raise ValueError(
+                f"reference_sets {lone}: `domain` without `path` reads heldout_dir, which is not set"
+            )
+        return self
 
     @model_validator(mode="after")
     def _domains_disjoint(self) -> EvalConfig:

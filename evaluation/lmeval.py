@@ -9,6 +9,7 @@ in ``HFLM`` and runs ``simple_evaluate``; results come back as eval rows ``lmeva
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -34,12 +35,11 @@ def _task_name(kind: str, path: Path) -> str:
     return f"midtrain_{kind}_{safe}"
 
 
-def _dataset(path: Path) -> dict:
-    return {
-        "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(Path(path).resolve())}},
-        "test_split": "test",
-    }
+def _dataset(path: Path, fewshot: Path | None = None) -> dict:
+    files = {"test": str(Path(path).resolve())}
+    if fewshot is not None:
+        files["train"] = str(Path(fewshot).resolve())
+    return {"dataset_path": "json", "dataset_kwargs": {"data_files": files}, "test_split": "test"}
 
 
 def write_task_files(config, task_dir: Path) -> list[str]:
@@ -48,18 +48,28 @@ def write_task_files(config, task_dir: Path) -> list[str]:
 
     task_dir.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
-    for path in config.gsm8k.files:
+    gsm = config.gsm8k
+    for path in gsm.files:
         name = _task_name("gsm8k", Path(path))
+        # lm-eval's own gsm8k task, on the local file: same prompt, shots, stops and both filters
         task = {
             "task": name,
-            **_dataset(path),
+            **_dataset(path, gsm.fewshot_file if gsm.num_fewshot else None),
             "output_type": "generate_until",
-            "doc_to_text": "Question: {{question}}\nAnswer:",
-            "doc_to_target": "{{answer.split('####')[-1].strip()}}",
+            "doc_to_text": gsm.prompt_template.replace("{question}", "{{question}}"),
+            "doc_to_target": "{{answer}}",
+            "target_delimiter": gsm.target_delimiter,
+            "fewshot_delimiter": gsm.fewshot_delimiter,
+            "num_fewshot": gsm.num_fewshot if gsm.fewshot_file else min(gsm.num_fewshot, _count(path) - 1),
+            **(
+                {"fewshot_split": "train", "fewshot_config": {"sampler": "first_n"}}
+                if gsm.fewshot_file is not None and gsm.num_fewshot
+                else {"fewshot_split": "test"}
+            ),
             "generation_kwargs": {
-                "until": ["Question:", "\n\n\n"],
+                "until": ["Question:", "</s>", "<|im_end|>"],
                 "do_sample": False,
-                "max_gen_toks": config.gsm8k.max_new_tokens,
+                "max_gen_toks": gsm.max_new_tokens,
             },
             "filter_list": [
                 {
@@ -68,7 +78,18 @@ def write_task_files(config, task_dir: Path) -> list[str]:
                         {"function": "regex", "regex_pattern": "#### (\\-?[0-9\\.\\,]+)"},
                         {"function": "take_first"},
                     ],
-                }
+                },
+                {
+                    "name": "flexible-extract",
+                    "filter": [
+                        {
+                            "function": "regex",
+                            "group_select": -1,
+                            "regex_pattern": "(-?[$0-9.,]{2,})|(-?[0-9]+)",
+                        },
+                        {"function": "take_first"},
+                    ],
+                },
             ],
             "metric_list": [
                 {
@@ -76,7 +97,8 @@ def write_task_files(config, task_dir: Path) -> list[str]:
                     "aggregation": "mean",
                     "higher_is_better": True,
                     "ignore_case": True,
-                    "regexes_to_ignore": [",", "\\$", "\\.$"],
+                    "ignore_punctuation": False,
+                    "regexes_to_ignore": [",", "\\$", "(?s).*#### ", "\\.$"],
                 }
             ],
         }
@@ -125,6 +147,12 @@ def write_task_files(config, task_dir: Path) -> list[str]:
     return names
 
 
+def _count(path: Path) -> int:
+    from evaluation.evalsets import read_evalset
+
+    return len(read_evalset(path, "gsm8k"))
+
+
 def _dump(yaml, task_dir: Path, task: dict) -> str:
     text = yaml.safe_dump(task, sort_keys=False, allow_unicode=True)
     # `!function` is an lm-eval YAML tag, not a string: unquote it after safe_dump quoted it
@@ -167,11 +195,33 @@ def run_lm_eval(loaded, config) -> list[dict]:
         names = write_task_files(config, Path(task_dir))
         manager = TaskManager(include_path=task_dir)
         for name in names:  # one call per task: each has its own item limit
-            out = simple_evaluate(
-                model=lm, tasks=[name], task_manager=manager, limit=_limit(config, name), log_samples=False
-            )
+            with _quiet():
+                out = simple_evaluate(
+                    model=lm,
+                    tasks=[name],
+                    task_manager=manager,
+                    limit=_limit(config, name),
+                    log_samples=False,
+                )
             rows += results_to_rows(out["results"], out.get("n-samples", {}))
     return rows
+
+
+@contextlib.contextmanager
+def _quiet():
+    """lm-eval shells out to ``git describe`` (``fatal: not a git repository`` outside a checkout)
+    and logs at INFO: skip the git call (the run records its own commit) and keep warnings only."""
+    import logging
+    from unittest import mock
+
+    logger = logging.getLogger("lm_eval")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with mock.patch("lm_eval.evaluator.get_git_commit_hash", return_value=None):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def results_to_rows(results: dict, n_samples: dict) -> list[dict]:
@@ -180,7 +230,8 @@ def results_to_rows(results: dict, n_samples: dict) -> list[dict]:
     for task, metrics in results.items():
         n = (n_samples.get(task) or {}).get("effective")
         for key, value in metrics.items():
-            if key == "alias" or "_stderr" in key or not isinstance(value, int | float):
+            # only "metric,filter" keys are metrics (not alias, sample_len, ...)
+            if "," not in key or "_stderr" in key or not isinstance(value, int | float):
                 continue
             metric, _, filter_name = key.partition(",")
             name = metric if filter_name in ("", "none") else f"{metric}[{filter_name}]"

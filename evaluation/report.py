@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import polars as pl
@@ -63,11 +64,19 @@ def write_report(
     summary: pl.DataFrame | None,
     forgetting_threshold: float,
     failures: dict[str, list[str]] | None = None,
+    references: list[str] = (),
+    general_domains: list[str] = ("general",),
+    notes: list[str] = (),
+    trained_length: int | None = None,
 ) -> tuple[Path, list[Path]]:
-    """Write report.md and its PNGs into ``out_dir``; return (report path, plot paths)."""
+    """Write report.md and its PNGs into ``out_dir``; return (report path, plot paths).
+
+    Folders are written relative to ``out_dir`` (the report's own folder), never as absolute paths.
+    """
     names = list(checkpoints)
     lines = ["# midtrain evaluation report", "", f"Base checkpoint: `{base}`", ""]
-    lines += ["| checkpoint | folder |", "|---|---|"] + [f"| {k} | `{v}` |" for k, v in checkpoints.items()]
+    lines += ["| checkpoint | folder (relative to this report) |", "|---|---|"]
+    lines += [f"| {k} | `{relative_to(v, out_dir)}` |" for k, v in checkpoints.items()]
     plots: list[Path] = []
 
     losses = pivot_metric(frame, task_prefix="loss/", metric="loss", checkpoints=names)
@@ -90,8 +99,10 @@ def write_report(
             "",
             "## Gains vs retention (delta = loss - base loss; negative is a gain)",
             "",
-            f"Forgetting is flagged when a general domain's loss rises by more than "
+            f"Forgetting is flagged when a general domain's or reference set's loss rises by more than "
             f"{forgetting_threshold:g} nats/token.",
+            "",
+            retention_basis_sentence(references, general_domains),
             "",
             markdown_table(retention),
         ]
@@ -104,6 +115,7 @@ def write_report(
     bench = benchmark_table(frame, names)
     if not bench.is_empty():
         lines += ["", "## Benchmarks", "", markdown_table(bench)]
+        lines += [""] + [f"- {note}" for note in notes]
 
     for probe in ("passkey", "needle"):
         grid = longcontext_grid(frame, probe)
@@ -121,7 +133,14 @@ def write_report(
             )
             wide = wide.rename({c: f"{c} tok" for c in wide.columns if c != "depth"})
             lines += [f"`{name}`:", "", markdown_table(wide), ""]
-        if (p := plot_longcontext(frame, probe, out_dir / f"longcontext_{probe}.png")) is not None:
+        if trained_length:
+            lines += [
+                f"Trained context: {trained_length} tokens (`longcontext.trained_length`, else the base "
+                "checkpoint's `max_position_embeddings`); longer prompts test extrapolation.",
+                "",
+            ]
+        path = out_dir / f"longcontext_{probe}.png"
+        if (p := plot_longcontext(frame, probe, path, trained_length=trained_length)) is not None:
             plots.append(p)
             lines += [f"![{probe} accuracy grid]({p.name})"]
 
@@ -149,6 +168,31 @@ def write_report(
     report = out_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report, plots
+
+
+def relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` (``../runs/x``), so a report stays valid when the run moves."""
+    try:
+        return os.path.relpath(Path(path).resolve(), Path(folder).resolve())
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def retention_basis_sentence(references: list[str], general_domains: list[str]) -> str:
+    """What the retention verdict is measured on, said plainly."""
+    if references:
+        sets = ", ".join(f"`reference:{r}`" for r in references)
+        return (
+            f"**Retention verdict measured on the reference set(s) {sets}**: held-out text of the "
+            "model's original distribution (`eval.reference_sets`)."
+        )
+    domains = ", ".join(f"`{d}`" for d in general_domains)
+    return (
+        f"**No reference set given: the retention verdict measures the anneal's own general data "
+        f"({domains})**, which may be new to the model, so a flat loss there does not show the model "
+        "kept what it knew. Give `eval.reference_sets` (held-out text of the original pre-training "
+        "distribution) for a verdict about that."
+    )
 
 
 def print_summary(frame: pl.DataFrame, *, checkpoints: list[str], files: list[Path]) -> None:

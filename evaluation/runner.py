@@ -38,6 +38,10 @@ def _check_inputs(
         from evaluation.heldout import read_heldout
 
         docs = read_heldout(config.heldout_dir)
+    if config.reference_sets:
+        from evaluation.reference import read_references
+
+        docs = {**(docs or {}), **read_references(config.reference_sets, docs)}
     records: dict[Path, list[dict]] = {}
     for kind, section in (("gsm8k", config.gsm8k), ("humaneval", config.humaneval), ("mc", config.mc)):
         for path in section.files:
@@ -62,6 +66,7 @@ def _read_any(path: Path) -> list[dict]:
 
 def evaluate(models: dict[str, Path], config: EvalConfig, out_dir: str | Path) -> pl.DataFrame:
     """Evaluate ``models`` (label -> HF folder); write eval.parquet, report.md, PNGs into ``out_dir``."""
+    from evaluation.reference import reference_domain
     from evaluation.report import write_report
     from evaluation.retention import gains_retention, retention_rows, summarize
 
@@ -99,6 +104,7 @@ def evaluate(models: dict[str, Path], config: EvalConfig, out_dir: str | Path) -
             base=base,
             target_domains=config.target_domains,
             general_domains=config.general_domains,
+            reference_domains=[reference_domain(name) for name in config.reference_sets],
             forgetting_threshold=config.forgetting_threshold,
         )
         summary = summarize(retention, list(models))
@@ -113,9 +119,38 @@ def evaluate(models: dict[str, Path], config: EvalConfig, out_dir: str | Path) -
         summary=summary,
         forgetting_threshold=config.forgetting_threshold,
         failures=failures,
+        references=list(config.reference_sets),
+        general_domains=config.general_domains,
+        notes=_benchmark_notes(config),
+        trained_length=config.longcontext.trained_length or _max_positions(models[base]),
     )
     (out_dir / "eval_config.json").write_text(config.model_dump_json(indent=2))
     return frame
+
+
+def _benchmark_notes(config: EvalConfig) -> list[str]:
+    notes = []
+    if config.gsm8k.files:
+        from evaluation.benchmarks.gsm8k import prompt_description
+
+        notes.append("GSM8K: " + prompt_description(config.gsm8k))
+    if config.humaneval.files:
+        from evaluation.benchmarks.sandbox import isolation
+
+        notes.append(
+            f"HumanEval: pass@1, greedy; a program passes only if its checks ran to the end in the sandbox "
+            f"(isolation here: `{isolation()}`, see docs/evaluation.md)"
+        )
+    return notes
+
+
+def _max_positions(folder: Path) -> int | None:
+    """The checkpoint's ``max_position_embeddings`` (its trained context), if its config says."""
+    try:
+        value = json.loads((Path(folder) / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _run_checkpoint(
@@ -140,13 +175,7 @@ def _run_checkpoint(
     if config.gsm8k.files:
         from evaluation.benchmarks.gsm8k import run_gsm8k
 
-        found, samples["gsm8k"] = run_gsm8k(
-            loaded,
-            config.gsm8k.files,
-            limit=config.gsm8k.limit,
-            max_new_tokens=config.gsm8k.max_new_tokens,
-            batch_size=config.gsm8k.batch_size,
-        )
+        found, samples["gsm8k"] = run_gsm8k(loaded, config.gsm8k.files, config.gsm8k)
         rows += found
     if config.humaneval.files:
         from evaluation.benchmarks.humaneval import run_humaneval

@@ -1,4 +1,8 @@
-"""``plan.png``: the share of each domain over training, stacked, with phase boundaries."""
+"""``plan.png``: the share of each domain over training, stacked, with phase boundaries.
+
+General domains form the bottom bands, so the reserved-general floor is drawn on them; colours
+come from ``mixing/palette.py`` (the same as in every evaluation plot).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from mixing.palette import domain_color
 
-def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float = 0.0) -> Path:
+
+def plot_plan(
+    plan: pl.DataFrame,
+    path: str | Path,
+    *,
+    min_general_share: float = 0.0,
+    general_domains: list[str] | tuple[str, ...] = ("general",),
+) -> Path:
     """Stacked shares per domain against training tokens (constant within each phase)."""
     import matplotlib
 
@@ -28,6 +40,7 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
         .sort("phase")
     )
     domains = [c for c in per_phase.columns if c not in ("phase", "phase_start_token", "phase_end_token")]
+    domains.sort(key=lambda d: (d not in general_domains, d))  # general at the bottom: the floor sits on it
     # Each phase contributes its start and end, so the areas are flat within a phase.
     x = np.repeat(per_phase["phase_start_token"].to_numpy(), 2).astype(np.float64)
     x[1::2] = per_phase["phase_end_token"].to_numpy()
@@ -36,7 +49,7 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
     )
     ys = [np.repeat(per_phase[d].to_numpy(), 2) for d in domains]
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.stackplot(x / scale, ys, labels=domains, alpha=0.85)
+    ax.stackplot(x / scale, ys, labels=domains, colors=[domain_color(d) for d in domains], alpha=0.85)
     names = plan.group_by("phase").agg(pl.col("phase_name").first()).sort("phase")["phase_name"].to_list()
     starts = per_phase["phase_start_token"].to_numpy() / scale
     for start, name in zip(starts, names, strict=True):
@@ -52,7 +65,9 @@ def plot_plan(plan: pl.DataFrame, path: str | Path, *, min_general_share: float 
                 transform=ax.get_xaxis_transform(),
             )
     if min_general_share > 0:
-        ax.axhline(min_general_share, color="black", linestyle="--", linewidth=1, label="general floor")
+        general = [d for d in domains if d in general_domains]
+        label = f"general floor ({min_general_share:.0%} of {'+'.join(general) or 'general'})"
+        ax.axhline(min_general_share, color="black", linestyle="--", linewidth=1.2, label=label)
     ax.set_xlim(x.min() / scale, x.max() / scale)
     ax.set_ylim(0, 1)
     ax.set_xlabel(f"training tokens ({unit})" if unit else "training tokens")

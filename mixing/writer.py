@@ -129,5 +129,10 @@ def write_plan(
     if plot:
         from mixing.plot import plot_plan
 
-        plot_plan(plan, out_dir / "plan.png", min_general_share=config.min_general_share)
+        plot_plan(
+            plan,
+            out_dir / "plan.png",
+            min_general_share=config.min_general_share,
+            general_domains=list(config.general_domains),
+        )
     return path

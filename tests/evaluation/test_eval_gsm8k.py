@@ -16,7 +16,8 @@ from evaluation.benchmarks.gsm8k import extract_answer, is_exact_match
         ("#### -3", "-3", "-3"),
         ("The answer is 42.", None, "42"),
         ("no numbers here", None, None),
-        ("#### 5 then more text #### 6", "6", "6"),
+        # strict takes the first '#### N' (lm-eval strict-match: regex then take_first); flexible the last number
+        ("#### 5 then more text #### 6", "5", "5"),
     ],
 )
 def test_extract_answer(text, strict, flexible):

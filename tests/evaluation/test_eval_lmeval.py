@@ -62,7 +62,7 @@ def test_results_to_rows():
     rows = results_to_rows(
         {
             "midtrain_mc_mc": {"alias": "mc", "acc,none": 0.5, "acc_stderr,none": 0.1, "acc_norm,none": 1.0},
-            "midtrain_gsm8k_gsm": {"exact_match,strict-match": 0.25},
+            "midtrain_gsm8k_gsm": {"exact_match,strict-match": 0.25, "sample_len": 4, "samples": 4},
         },
         {"midtrain_mc_mc": {"original": 4, "effective": 4}},
     )
@@ -76,7 +76,7 @@ def test_results_to_rows():
     assert len(rows) == 3
 
 
-def test_lm_eval_end_to_end(tmp_path, loaded_base):
+def test_lm_eval_end_to_end(tmp_path, loaded_base, capfd, monkeypatch):
     pytest.importorskip(
         "lm_eval",
         reason="lm-eval (optional extra midtrain[lmeval]) is not installed: "
@@ -84,7 +84,10 @@ def test_lm_eval_end_to_end(tmp_path, loaded_base):
     )
     from evaluation.lmeval import run_lm_eval
 
+    monkeypatch.chdir(tmp_path)  # outside any git checkout, where lm-eval's `git describe` says "fatal"
     rows = run_lm_eval(loaded_base, _config(tmp_path))
     tasks = {r["task"] for r in rows}
     assert {"lmeval:midtrain_gsm8k_gsm", "lmeval:midtrain_mc_mc", "lmeval:midtrain_humaneval_he"} <= tasks
     assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    assert not {r["metric"] for r in rows} & {"sample_len", "samples", "alias"}  # metrics only
+    assert "fatal: not a git repository" not in capfd.readouterr().err  # lm-eval's git call is skipped
