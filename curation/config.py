@@ -210,11 +210,77 @@ class ExecutorConfig(_Model):
     ray: dict = Field(default_factory=dict, description="extra RayPipelineExecutor keyword arguments")
 
 
+KNOWN_DOMAINS = ("math", "code", "reasoning", "general")  # = curation.classifiers.DEFAULT_DOMAINS
+
+
+class QualityCutConfig(_Model):
+    """The quality cut of one scope (``classifiers.per_domain.<domain>``, ``classifiers.per_source.<name>``).
+
+    A key left out inherits the wider scope's value (source over domain over global); ``null``
+    switches that cut off in this scope.
+    """
+
+    min_quality: float | None = Field(None, ge=0, le=1, description="drop docs scoring below this")
+    top_percentile: float | None = Field(
+        None, gt=0, le=100, description="keep the best p % by quality score (see ClassifiersConfig)"
+    )
+
+
 class ClassifiersConfig(_Model):
+    """fastText classifiers and the quality cuts, global or per domain / per source.
+
+    A document's cut: ``per_source[<its source>]`` keys, else ``per_domain[<its domain>]`` keys,
+    else the global ``min_quality`` / ``top_percentile`` unless its domain is in ``exempt_domains``.
+    """
+
     quality_model: str | None = Field(None, description="fastText quality model (.bin)")
     domain_model: str | None = Field(None, description="fastText domain model (.bin)")
-    min_quality: float | None = Field(None, ge=0, le=1, description="drop docs scoring below this")
-    min_domain_confidence: float = Field(0.0, ge=0, le=1, description="below this, the domain hint wins")
+    min_quality: float | None = Field(
+        None, ge=0, le=1, description="drop docs scoring below this (not in exempt_domains)"
+    )
+    top_percentile: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="keep the best p % of each source's documents of each domain, by quality score "
+        "(ties at the threshold kept); decided over all tasks in the dedup cluster stage, among the "
+        "documents that passed every filter (not in exempt_domains)",
+    )
+    exempt_domains: list[str] = Field(
+        default_factory=lambda: ["code"],
+        description="domains the GLOBAL cuts skip (a quality model trained on prose scores real code "
+        "near 0: min_quality 0.5 dropped ~97 % of it); per_domain / per_source cuts still apply",
+    )
+    per_domain: dict[str, QualityCutConfig] = Field(
+        default_factory=dict, description="cuts for documents of a domain (the tagged domain)"
+    )
+    per_source: dict[str, QualityCutConfig] = Field(
+        default_factory=dict, description="cuts for documents of a source (wins over per_domain)"
+    )
+    min_domain_confidence: float = Field(
+        0.0, ge=0, le=1, description="below this model confidence, the source's domain hint wins"
+    )
+
+    @model_validator(mode="after")
+    def _check_cuts(self) -> ClassifiersConfig:
+        if self.quality_model is None:
+            cuts = [k for k in ("min_quality", "top_percentile") if getattr(self, k) is not None]
+            cuts += [f"per_domain.{k}" for k in self.per_domain] + [f"per_source.{k}" for k in self.per_source]
+            if cuts:
+                raise ValueError(f"classifiers.{cuts[0]}: a quality cut needs classifiers.quality_model")
+        return self
+
+    def check_scopes(self, sources: list[SourceConfig]) -> None:
+        """Unknown source or domain names in ``per_source`` / ``per_domain`` are errors naming the key."""
+        names = [s.name for s in sources]
+        for key in self.per_source:
+            if key not in names:
+                raise ValueError(f"classifiers.per_source.{key}: unknown source; sources are {names}")
+        if self.domain_model is None:  # with a model, its labels are checked when the run is built
+            domains = sorted(set(KNOWN_DOMAINS) | {s.domain for s in sources if s.domain})
+            for key in self.per_domain:
+                if key not in domains:
+                    raise ValueError(f"classifiers.per_domain.{key}: unknown domain; domains are {domains}")
 
 
 class CurationConfig(_Model):
@@ -248,6 +314,7 @@ class CurationConfig(_Model):
             unknown = [n for n in self.dedup.source_priority if n not in names]
             if unknown:
                 raise ValueError(f"dedup.source_priority: unknown source(s) {unknown}; sources are {names}")
+        self.classifiers.check_scopes(self.sources)
         return self
 
     @classmethod

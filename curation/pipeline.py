@@ -76,24 +76,22 @@ def run_fingerprint(config: CurationConfig) -> str:
 
 
 def _tag_steps(config: CurationConfig) -> list:
-    """Quality scorer, domain tagger and difficulty tierer; a simple fallback without the classifiers."""
-    hints = {s.domain for s in config.sources if s.domain}
+    """Domain tagger, quality scorer and cut, difficulty tierer; a simple fallback without the classifiers."""
     try:
-        from curation.classifiers import DEFAULT_DOMAINS, DifficultyTierer, DomainTagger, QualityScorer
+        from curation.classifiers.steps import build_tag_steps
     except ImportError:
         from curation.annotate import DomainAndTier
 
         return [DomainAndTier()]
-    steps = []
-    cls = config.classifiers
-    if cls.quality_model:
-        steps.append(QualityScorer(cls.quality_model, threshold=cls.min_quality))
-    if cls.domain_model:
-        steps.append(DomainTagger(cls.domain_model, min_confidence=cls.min_domain_confidence))
-    else:
-        steps.append(DomainTagger(None, labels=sorted(set(DEFAULT_DOMAINS) | hints)))
-    steps.append(DifficultyTierer())
-    return steps
+    return build_tag_steps(config)
+
+
+def _top_percentile_of(config: CurationConfig):
+    try:
+        from curation.classifiers.steps import top_percentile_resolver
+    except ImportError:
+        return None
+    return top_percentile_resolver(config)
 
 
 def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tuple[str, list, int]]:
@@ -153,6 +151,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             minhash=minhash,
             language=language,
             heldout_seed=config.heldout.seed,
+            top_percentile_of=_top_percentile_of(config),
         )
     )
     filter_stage.append(JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"))

@@ -153,6 +153,8 @@ def train_classifier_command(
             value = report.metrics.get(key)
             table.add_row(key, "-" if value is None else f"{value:.4f}")
         console.print(table)
+        for message in report.warnings:
+            typer.echo(f"warning: {message}", err=True)
         files = [report.model_path, report.metrics_path, str(Path(out) / f"{name}-latest.json")]
     # Plain echo: rich would wrap long paths, and users copy these.
     typer.echo("files written:")

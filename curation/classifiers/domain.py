@@ -2,7 +2,8 @@
 
 With a fastText domain model the domain is the most probable label (confidence = its
 probability) unless that probability is below ``min_confidence``, in which case the document
-falls back to ``default_domain`` (confidence = the model's probability for it, 0 if the model
+falls back to its source's hint (``metadata['domain']``) when it has one, else to
+``default_domain`` (confidence = the model's probability for the fallback label, 0 if the model
 lacks that label). Without a model the source's hint (``metadata['domain']``, usually set from
 the source config) is trusted with confidence 1.0; documents with no known hint get
 ``default_domain`` with confidence 0.0 ("no evidence"). The model is loaded with ``fasttext``
@@ -32,7 +33,8 @@ class DomainTagger(PipelineStep):
         labels: allowed domain labels; with a model, they must equal the model's labels
             (None: take them from the model, or ``DEFAULT_DOMAINS`` without one).
         default_domain: label for documents the model is unsure about / with no hint.
-        min_confidence: below this top probability the document gets ``default_domain``.
+        min_confidence: below this top probability the document keeps its source's domain hint
+            (``default_domain`` when it has none).
         save_scores: also write ``domain_scores`` ({label: probability}).
     """
 
@@ -85,15 +87,18 @@ class DomainTagger(PipelineStep):
         model = load_fasttext(self.model_path)
         texts = [normalize_for_fasttext(d.text, max_tokens=self.max_tokens) for d in batch]
         probs = predict_proba(model, texts, self.labels)
-        default_col = self.labels.index(self.default_domain) if self.default_domain in self.labels else None
         for doc, row in zip(batch, probs, strict=True):
             best = int(row.argmax())
             if row[best] >= self.min_confidence:
                 domain, confidence = self.labels[best], float(row[best])
             else:
-                domain = self.default_domain
-                confidence = float(row[default_col]) if default_col is not None else 0.0
-                self.stat_update("below_min_confidence")
+                hint = doc.metadata.get("domain")
+                domain = hint if hint else self.default_domain
+                col = self.labels.index(domain) if domain in self.labels else None
+                confidence = float(row[col]) if col is not None else 0.0
+                self.stat_update(
+                    "below_min_confidence_to_hint" if hint else "below_min_confidence_to_default"
+                )
             doc.metadata["domain"] = domain
             doc.metadata["domain_confidence"] = confidence
             if self.save_scores:

@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -72,6 +73,33 @@ class ClassifierReport(BaseModel):
     data_sha256: str = Field(description="hash of the normalised labelled training data")
     normalization: str = NORMALIZATION_VERSION
     config: FastTextConfig
+    warnings: list[str] = Field(default_factory=list, description="data problems found (class imbalance)")
+
+
+# A label with fewer training examples than this, or under this share of the largest label,
+# is under-predicted by fastText's softmax (it rarely wins the argmax).
+FEW_SEEDS = 20
+IMBALANCE_RATIO = 0.2
+
+
+def imbalance_warnings(num_train: Mapping[str, int], *, balance: bool) -> list[str]:
+    """One message per label with few seeds, or (without ``balance``) far fewer than the largest label."""
+    biggest_label = max(num_train, key=num_train.__getitem__)
+    biggest = num_train[biggest_label]
+    messages = []
+    for label, count in num_train.items():
+        if count < FEW_SEEDS:
+            messages.append(
+                f"label {label!r} has only {count} training examples (fewer than {FEW_SEEDS}): its "
+                "precision/recall are unreliable; add seed documents for it"
+            )
+        elif not balance and count < IMBALANCE_RATIO * biggest:
+            messages.append(
+                f"label {label!r} has {count} training examples against {biggest} for {biggest_label!r} "
+                f"(ratio {count / biggest:.2f} < {IMBALANCE_RATIO}): the classifier will under-predict it; "
+                "add seeds or set balance=True (upsamples smaller classes)"
+            )
+    return messages
 
 
 def _dedup(examples: Mapping[str, Sequence[str]], max_tokens: int) -> tuple[list[tuple[str, str]], int]:
@@ -162,7 +190,9 @@ def train_fasttext_classifier(
     With two labels, ``positive_label`` (default: ``"positive"`` if present) names the class whose
     probability is the score; precision/recall/F1 are reported for it at 0.5, ROC-AUC and PR-AUC
     over its probability. With more labels, macro averages and per-label figures are reported.
-    ``eval_examples`` replaces the random hold-out with a fixed evaluation set.
+    ``eval_examples`` replaces the random hold-out with a fixed evaluation set. A label with few
+    training examples, or far fewer than the largest one (without ``config.balance``), warns and
+    is listed in the report's ``warnings`` (:func:`imbalance_warnings`).
     """
     config = config or FastTextConfig()
     labels = list(examples)
@@ -190,6 +220,10 @@ def train_fasttext_classifier(
     missing = [label for label in labels if not any(r[0] == label for r in train_rows)]
     if missing:
         raise ValueError(f"no training examples left for label(s) {missing} after de-duplication")
+
+    problems = imbalance_warnings(_counts(train_rows, labels), balance=config.balance)
+    for message in problems:
+        warnings.warn(f"{name}: {message}", UserWarning, stacklevel=2)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,6 +259,7 @@ def train_fasttext_classifier(
         metrics=metrics,
         data_sha256=digest.hexdigest(),
         config=config,
+        warnings=problems,
     )
     payload = json.dumps(report.model_dump(), indent=2)
     Path(report.metrics_path).write_text(payload + "\n")

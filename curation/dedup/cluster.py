@@ -21,6 +21,11 @@ rules 3-5 keep the clean original in 704 (typos 130/140, junk tokens 138/138, dr
 134/139, boilerplate lines 156/156, mixed edits 146/149); position alone kept it in 364
 (``bench/bench_curation_dedup_real.py``, ``bench/RESULTS.md``).
 
+It also applies the scoped ``top_percentile`` quality cut (``curation/classifiers/cuts.py``):
+per (source, domain) group with a percentile ``p``, documents scoring below the group's
+``ceil(n * p / 100)``-th best score are removed (kind ``low_quality``; ties at the threshold
+kept), before keepers are chosen, so a cluster's keeper is its best surviving member.
+
 It also fixes the held-out slice: per source, the surviving documents with the smallest
 seeded keys, ``min(max_docs, ceil(fraction * n))`` of them (at most half the source).
 
@@ -39,7 +44,7 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
+KIND_NONE, KIND_EXACT, KIND_NEAR, KIND_LOW_QUALITY = 0, 1, 2, 3
 
 
 class PriorityCluster(PipelineStep):
@@ -107,7 +112,8 @@ class PriorityCluster(PipelineStep):
             graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
             _, labels = connected_components(graph, directed=False)
             sizes = np.bincount(labels, minlength=labels.max() + 1 if n else 0)
-            # keeper: best (priority, quality, cleanliness, words, position) in each component
+            low = self._below_top_percentile(everything)
+            # keeper: best (not cut, priority, quality, cleanliness, words, position) per component
             quality = np.nan_to_num(np.round(everything["quality"].astype(np.float64), 2), nan=-1.0)
             order = np.lexsort(
                 (
@@ -116,6 +122,7 @@ class PriorityCluster(PipelineStep):
                     -everything["clean"].astype(np.int64),
                     -quality,
                     everything["priority"],
+                    low,
                     labels,
                 )
             )
@@ -123,7 +130,7 @@ class PriorityCluster(PipelineStep):
             first[1:] = labels[order][1:] != labels[order][:-1]
             keeper_of = np.empty(sizes.size, np.int64)
             keeper_of[labels[order][first]] = order[first]
-            removed = keeper_of[labels] != np.arange(n)
+            removed = (keeper_of[labels] != np.arange(n)) | low
             # a cluster is "exact" when all its members share one text hash
             exact_min = np.full(sizes.size, np.iinfo(np.uint64).max, np.uint64)
             exact_max = np.zeros(sizes.size, np.uint64)
@@ -134,6 +141,7 @@ class PriorityCluster(PipelineStep):
                 KIND_NONE,
                 np.where(exact_min[labels] == exact_max[labels], KIND_EXACT, KIND_NEAR),
             )
+            kind[low] = KIND_LOW_QUALITY
             # clusters numbered by keeper position, so ids are stable across runs
             multi = np.unique(keeper_of[sizes > 1])
             cluster_id = np.full(n, -1, np.int64)
@@ -158,6 +166,22 @@ class PriorityCluster(PipelineStep):
         self.stat_update("removed", value=int(removed.sum()))
         self.stat_update("clusters", value=int(len(multi)))
 
+    @staticmethod
+    def _below_top_percentile(everything: np.ndarray) -> np.ndarray:
+        """Rows under their (source, domain) group's top-percentile threshold."""
+        low = np.zeros(len(everything), bool)
+        pct = everything["top_percentile"]
+        scoped = np.flatnonzero(~np.isnan(pct))
+        if not scoped.size:
+            return low
+        groups = (everything["priority"][scoped].astype(np.int64) << 32) | everything["domain_key"][scoped]
+        for group in np.unique(groups):
+            idx = scoped[groups == group]
+            scores = np.sort(everything["quality"][idx])[::-1]
+            keep = max(1, math.ceil(len(idx) * float(pct[idx[0]]) / 100))
+            low[idx] = everything["quality"][idx] < scores[keep - 1]
+        return low
+
     def _heldout(self, everything: np.ndarray, removed: np.ndarray) -> np.ndarray:
         heldout = np.zeros(len(everything), bool)
         if self.heldout_fraction is None and self.heldout_max_docs is None:
@@ -181,6 +205,7 @@ class PriorityCluster(PipelineStep):
                 "docs": int(mask.sum()),
                 "removed_exact": int((mask & removed & (kind == KIND_EXACT)).sum()),
                 "removed_near": int((mask & removed & (kind == KIND_NEAR)).sum()),
+                "removed_low_quality": int((mask & (kind == KIND_LOW_QUALITY)).sum()),
                 "heldout": int((mask & heldout).sum()),
             }
         return {

@@ -1,7 +1,8 @@
 """``DedupFilter``: drop cluster members that are not their cluster's keeper.
 
 Reads ``clusters/<rank>.npz`` written by ``PriorityCluster``; documents must arrive in the order
-``DedupSignature`` saw them (the filter stage's shard for this rank). Survivors get
+``DedupSignature`` saw them (the filter stage's shard for this rank). It also drops the documents
+``PriorityCluster`` cut by a scoped ``top_percentile`` (reason ``below_top_percentile``). Survivors get
 ``dedup_cluster_size``; documents picked for the held-out slice get ``metadata['heldout']``
 (consumed by ``HeldoutSplit``). Members of the first ``max_examples`` clusters are logged to
 ``examples_dir/<rank>.jsonl`` for the report.
@@ -17,7 +18,7 @@ import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-KIND_NAMES = {0: "none", 1: "exact", 2: "near"}
+KIND_NAMES = {0: "none", 1: "exact", 2: "near", 3: "low_quality"}
 
 
 class DedupFilter(BaseFilter):
@@ -57,7 +58,7 @@ class DedupFilter(BaseFilter):
             )
         if removed:
             self.stat_update(f"dropped/{source}")
-            return False, f"{kind}_duplicate"
+            return False, "below_top_percentile" if kind == "low_quality" else f"{kind}_duplicate"
         doc.metadata["dedup_cluster_size"] = size
         if self._arrays["heldout"][i]:
             doc.metadata["heldout"] = True

@@ -7,7 +7,10 @@ For each document reaching it, in order, it writes
 - one row in ``docs/<rank>.npy``: ``(priority, has_sig, exact_hash, heldout_key, quality, clean,
   num_words)``; the row index is the document's position in this task's output shard, the id
   datatrove's dedup pairs use. ``quality`` is ``metadata['quality_score']`` (NaN when the run has
-  no quality model); ``clean`` and ``num_words`` are :func:`cleanliness` (the keeper's tie rule).
+  no quality model); ``clean`` and ``num_words`` are :func:`cleanliness` (the keeper's tie rule);
+  ``top_percentile`` is the document's scoped percentile cut (NaN: none; see
+  ``curation/classifiers/cuts.py``) and ``domain_key`` a hash of its domain, the group in which
+  ``PriorityCluster`` ranks quality scores.
 The step yields every document unchanged, so the shard written right after it lines up with the
 signatures.
 """
@@ -35,6 +38,8 @@ DOC_DTYPE = np.dtype(
         ("quality", "<f4"),
         ("clean", "<i4"),
         ("num_words", "<i4"),
+        ("top_percentile", "<f4"),
+        ("domain_key", "<u4"),
     ]
 )
 
@@ -60,8 +65,10 @@ class DedupSignature(PipelineStep):
         minhash: MinhashConfig | None,
         language,
         heldout_seed: int = 0,
+        top_percentile_of=None,
     ):
         super().__init__()
+        self.top_percentile_of = top_percentile_of  # (source, domain) -> percent | None
         self.output_dir = output_dir
         self.priority = priority
         self.minhash_config = minhash
@@ -98,14 +105,18 @@ class DedupSignature(PipelineStep):
                         else:
                             self.stat_update("too_short_for_minhash")
                     quality = doc.metadata.get("quality_score")
+                    source, domain = doc.metadata["source"], doc.metadata.get("domain")
+                    pct = self.top_percentile_of(source, domain) if self.top_percentile_of else None
                     rows.append(
                         (
-                            self.priority[doc.metadata["source"]],
+                            self.priority[source],
                             has_sig,
                             exact_hash(doc.text),
                             heldout_key(doc.id, self.heldout_seed),
                             np.nan if quality is None else float(quality),
                             *cleanliness(doc.text),
+                            np.nan if pct is None else pct,
+                            xxhash.xxh32_intdigest(str(domain)),
                         )
                     )
                 self.stat_update("total")

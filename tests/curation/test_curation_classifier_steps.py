@@ -140,8 +140,9 @@ def test_domain_tagger_labels_documents(domain_model):
     assert correct >= 0.9 * len(out)
     assert all(0.0 <= d.metadata["domain_confidence"] <= 1.0 for d in out)
     assert all(math.isclose(sum(d.metadata["domain_scores"].values()), 1.0, abs_tol=1e-3) for d in out)
-    # Nothing is confident enough at 1.0: everything falls back to the default domain.
-    unsure = list(DomainTagger(domain_model, min_confidence=1.0).run(iter(docs[:5])))
+    # Nothing is confident enough at 1.0: documents without a hint fall back to the default domain.
+    fresh = [Document(text=d.text, id=d.id, metadata={}) for d in docs[:5]]  # the run above set a domain
+    unsure = list(DomainTagger(domain_model, min_confidence=1.0).run(iter(fresh)))
     assert {d.metadata["domain"] for d in unsure} == {"general"}
     with pytest.raises(ValueError, match="differ from labels"):
         DomainTagger(domain_model, labels=["math", "code", "reasoning"])
@@ -231,3 +232,180 @@ def test_steps_run_in_a_datatrove_executor(quality_model, domain_model, tmp_path
         meta = r["metadata"]
         assert 0 <= meta["quality_score"] <= 1 and meta["domain"] == "general"
         assert isinstance(meta["difficulty_tier"], int)
+
+
+# --- scoped quality cuts (classifiers.per_domain / per_source / exempt_domains) -------------------
+
+
+def _cuts(**classifiers):
+    from curation.classifiers.cuts import QualityCuts
+    from curation.config import ClassifiersConfig
+
+    return QualityCuts.from_config(ClassifiersConfig(quality_model="q.bin", **classifiers))
+
+
+def test_cut_resolution_source_over_domain_over_global_and_code_exempt():
+    cuts = _cuts(
+        min_quality=0.5,
+        top_percentile=80,
+        per_domain={"math": {"min_quality": 0.2}, "code": {"top_percentile": 30}},
+        per_source={"wiki": {"min_quality": None}},
+    )
+    assert cuts.resolve("web", "general") == {"min_quality": 0.5, "top_percentile": 80}
+    assert cuts.resolve("gsm", "math") == {"min_quality": 0.2, "top_percentile": 80}  # key left out inherits
+    assert cuts.resolve("flask", "code") == {"min_quality": None, "top_percentile": 30}  # global skips code
+    assert cuts.resolve("wiki", "general") == {"min_quality": None, "top_percentile": 80}  # null switches off
+    assert _cuts(min_quality=0.5).resolve("flask", "code") == {"min_quality": None, "top_percentile": None}
+    assert _cuts(min_quality=0.5, exempt_domains=[]).min_quality_of("flask", "code") == 0.5
+
+
+def test_cut_config_errors_name_the_key():
+    from pydantic import ValidationError
+
+    from curation.config import CurationConfig
+
+    def check(classifiers: dict, match: str) -> None:
+        data = {"sources": [{"name": "flask", "path": "x", "domain": "code"}], "classifiers": classifiers}
+        with pytest.raises(ValidationError, match=match):
+            CurationConfig.model_validate(data)
+
+    check(
+        {"quality_model": "q", "per_source": {"flsk": {"min_quality": 0.1}}},
+        r"classifiers\.per_source\.flsk: unknown source",
+    )
+    check(
+        {"quality_model": "q", "per_domain": {"maths": {"min_quality": 0.1}}},
+        r"classifiers\.per_domain\.maths: unknown domain",
+    )
+    check({"min_quality": 0.5}, r"classifiers\.min_quality: a quality cut needs classifiers\.quality_model")
+    check({"quality_model": "q", "top_percentile": 0}, "top_percentile")
+    check({"quality_model": "q", "per_domain": {"code": {"min_qualty": 0.1}}}, "min_qualty")
+    ok = {"quality_model": "q", "per_domain": {"code": {"top_percentile": 30}}, "top_percentile": 50}
+    CurationConfig.model_validate(
+        {"sources": [{"name": "flask", "path": "x", "domain": "code"}], "classifiers": ok}
+    )
+
+
+def test_unknown_domain_against_the_domain_model_labels(quality_model, domain_model):
+    from curation.classifiers.steps import build_tag_steps
+    from curation.config import CurationConfig
+
+    cfg = CurationConfig.model_validate(
+        {
+            "sources": [{"name": "s", "path": "x"}],
+            "classifiers": {
+                "quality_model": quality_model,
+                "domain_model": domain_model,
+                "per_domain": {"science": {"min_quality": 0.1}},  # not a label of this model
+            },
+        }
+    )
+    with pytest.raises(ValueError, match=r"classifiers\.per_domain\.science: unknown domain"):
+        build_tag_steps(cfg)
+
+
+def test_global_cut_skipping_code_warns(quality_model):
+    from curation.classifiers.steps import build_tag_steps
+    from curation.config import CurationConfig
+
+    sources = [{"name": "web", "path": "x"}, {"name": "flask", "path": "y", "domain": "code"}]
+    cfg = CurationConfig.model_validate(
+        {"sources": sources, "classifiers": {"quality_model": quality_model, "min_quality": 0.5}}
+    )
+    with pytest.warns(
+        UserWarning,
+        match=r"min_quality=0.5 is not applied to domain 'code' \(source\(s\) \['flask'\]\).*per_domain\.code",
+    ):
+        build_tag_steps(cfg)
+    import warnings
+
+    from curation.config import QualityCutConfig
+
+    cfg.classifiers.per_domain["code"] = QualityCutConfig(min_quality=0.05)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the user chose code's cut: no warning
+        build_tag_steps(cfg)
+
+
+def _write_jsonl(path, texts, prefix):
+    path.write_text(
+        "".join(json.dumps({"id": f"{prefix}{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+
+
+def _kept(out):
+    kept = {}
+    for part in ("curated", "heldout"):
+        for shard in (out / part).rglob("*.jsonl.gz"):
+            with gzip.open(shard, "rt") as handle:
+                for row in map(json.loads, handle):
+                    kept[row["id"]] = row["metadata"]
+    return kept
+
+
+def test_scoped_cuts_from_yaml_through_run_curation(quality_model, tmp_path):
+    """min_quality skips code by default; top_percentile per domain is exact across 2 tasks."""
+    import yaml
+
+    from curation import CurationConfig, run_curation
+
+    good, junk = docs_of(VOCAB["general"], 12, 30), docs_of(JUNK, 8, 31)
+    _write_jsonl(tmp_path / "web.jsonl", good + junk, "w")
+    _write_jsonl(tmp_path / "code.jsonl", docs_of(JUNK, 6, 32), "c")  # prose model scores "code" low
+    config = {
+        "sources": [
+            {"name": "web", "path": "web.jsonl", "domain": "general"},
+            {"name": "code", "path": "code.jsonl", "domain": "code"},
+        ],
+        "filters": {"enabled": []},
+        "dedup": {"minhash": False},
+        "heldout": {"fraction": 0.0},
+        "executor": {"tasks": 2, "workers": 1},
+        "classifiers": {
+            "quality_model": quality_model,
+            "min_quality": 0.5,
+            "per_domain": {"general": {"top_percentile": 50}},
+        },
+    }
+    (tmp_path / "curation.yaml").write_text(yaml.safe_dump(config))
+    with pytest.warns(UserWarning, match="not applied to domain 'code'"):
+        result = run_curation(CurationConfig.from_yaml(tmp_path / "curation.yaml"), tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    web = sorted(k for k in kept if k.startswith("w"))
+    # min_quality drops the 8 junk web docs; top 50 % of the 12 left = 6, the best-scored ones
+    assert len(web) == 6 and all(int(k[1:]) < 12 for k in web)
+    web_scores = sorted(kept[k]["quality_score"] for k in web)
+    assert len([k for k in kept if k.startswith("c")]) == 6  # code exempt from the global min_quality
+    inv = result.inventory.filter(result.inventory["source"] == "web")
+    assert inv["num_docs"].item() == 6
+    # the 6 cut by the percentile were the 6 worst good docs
+    dropped = _removed_scores(tmp_path / "out")
+    assert max(dropped) <= min(web_scores)
+
+    config["classifiers"]["per_source"] = {"code": {"min_quality": 0.5}}  # opt code in, by source
+    (tmp_path / "curation.yaml").write_text(yaml.safe_dump(config))
+    run_curation(CurationConfig.from_yaml(tmp_path / "curation.yaml"), tmp_path / "out2")
+    assert not [k for k in _kept(tmp_path / "out2") if k.startswith("c")]
+
+
+def _removed_scores(out):
+    scores = []
+    for shard in (out / "removed").rglob("*.jsonl.gz"):
+        with gzip.open(shard, "rt") as handle:
+            for row in map(json.loads, handle):
+                if row["id"].startswith("w") and int(row["id"][1:]) < 12:
+                    scores.append(row["metadata"]["quality_score"])
+    return scores
+
+
+def test_low_confidence_falls_back_to_the_source_hint(domain_model):
+    docs = [
+        Document(text=docs_of(VOCAB["code"], 1, 5)[0], id="hinted", metadata={"domain": "math"}),
+        Document(text=docs_of(VOCAB["code"], 1, 6)[0], id="unhinted", metadata={}),
+    ]
+    out = {d.id: d.metadata for d in DomainTagger(domain_model, min_confidence=1.0).run(iter(docs))}
+    assert out["hinted"]["domain"] == "math"  # the hint, as documented, not "general"
+    assert out["unhinted"]["domain"] == "general"
+    confident = {d.id: d.metadata for d in DomainTagger(domain_model, min_confidence=0.0).run(iter(docs))}
+    assert confident["hinted"]["domain"] == "code"  # a confident model still wins over the hint

@@ -160,3 +160,20 @@ def test_cli_trains_quality_classifier_from_files(tmp_path):
     assert f"  {report.model_path}\n" in result.output
     bad = CliRunner().invoke(app, ["train-classifier", "--seeds", "nolabel", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "LABEL=PATH" in str(bad.exception)
+
+
+def test_a_class_with_few_seeds_warns_about_imbalance(tmp_path):
+    from curation.classifiers.train import FEW_SEEDS, IMBALANCE_RATIO, imbalance_warnings
+
+    big = make_docs(["river", "castle", "king", "summer", "village", "music"], 200, 1)
+    small = make_docs(["integral", "theorem", "lemma", "derivative", "prove", "sum"], 30, 2)
+    config = FAST.model_copy(update={"holdout_fraction": 0.0})
+    with pytest.warns(UserWarning, match=r"label 'math' has 30 training examples against 200 for 'general'"):
+        report = train_fasttext_classifier({"general": big, "math": small}, tmp_path, name="d", config=config)
+    assert len(report.warnings) == 1 and "balance=True" in report.warnings[0]
+    assert load_report(report.metrics_path).warnings == report.warnings
+    # with balance the ratio is handled, but a handful of seeds is still too few
+    assert imbalance_warnings({"general": 200, "math": 30}, balance=True) == []
+    few = imbalance_warnings({"general": 200, "math": FEW_SEEDS - 1}, balance=True)
+    assert len(few) == 1 and "only 19 training examples" in few[0]
+    assert imbalance_warnings({"a": 100, "b": int(IMBALANCE_RATIO * 100)}, balance=False) == []

@@ -66,6 +66,7 @@ def test_heldout_selection_is_seeded_and_capped(tmp_path):
 
     rows = np.zeros(100, dtype=DOC_DTYPE)
     rows["exact"] = np.arange(100)
+    rows["top_percentile"] = np.nan
     rows["heldout_key"] = np.random.default_rng(0).integers(0, 2**63, 100)
     np.save(work / "docs" / "00000.npy", rows)
     list(
@@ -85,6 +86,7 @@ def _cluster_of_two(tmp_path, rows):
     work = tmp_path / "dedup"
     (work / "docs").mkdir(parents=True)
     table = np.zeros(len(rows), dtype=DOC_DTYPE)
+    table["top_percentile"] = np.nan  # no percentile cut
     for i, row in enumerate(rows):
         for key, value in row.items():
             table[i][key] = value
