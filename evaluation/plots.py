@@ -118,7 +118,6 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
             xytext=(6, 6),
             textcoords="offset points",
             fontsize=8,
-            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 4},
         )
         for dx, dy in offsets:
             text.set_position((dx, dy))
@@ -131,6 +130,14 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
                 break
         taken.append(rect)
         texts.append(text)
+        if abs(dx) + abs(dy) > 20:  # moved away: a leader line back to its point
+            ax.annotate(
+                "",
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 3},
+            )
     return texts
 
 

@@ -55,7 +55,21 @@ def _config(tmp_path) -> EvalConfig:
     )
 
 
-def test_evaluate_writes_parquet_report_and_plots(tmp_path, checkpoints, monkeypatch):
+def expected_scored_tokens(tokenizer, texts: list[str], *, seq_len: int, cap: int) -> int:
+    """Scored tokens of a domain capped at ``cap`` packed tokens, derived from first principles.
+
+    Documents (tokens + EOS) are laid end to end and cut into ``seq_len`` windows; the first
+    ``cap`` tokens are kept. Every kept token is scored except the first of each window (nothing
+    before it in the window) and the first of each document (not predicted across documents).
+    """
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts]
+    kept = min(cap, sum(lengths))
+    starts = {sum(lengths[:i]) for i in range(len(lengths))} & set(range(kept))
+    window_starts = set(range(0, kept, seq_len))
+    return kept - len(window_starts | starts)
+
+
+def test_evaluate_writes_parquet_report_and_plots(tmp_path, checkpoints, monkeypatch, tokenizer):
     import evaluation.benchmarks.humaneval as humaneval
 
     # A random tiny model writes junk code; fix the completions so one passes and one hangs.
@@ -82,7 +96,11 @@ def test_evaluate_writes_parquet_report_and_plots(tmp_path, checkpoints, monkeyp
     } <= tasks
     losses = frame.filter((pl.col("metric") == "loss") & (pl.col("task") == "loss/math"))
     # capped at max_tokens_per_domain packed tokens (n counts the scored ones), same for both checkpoints
-    assert losses["n"][0] == losses["n"][1] and 250 < losses["n"][0] < 300
+    from evaluation.heldout import read_heldout
+
+    math_texts = read_heldout(tmp_path / "cur")["math"]
+    expected = expected_scored_tokens(tokenizer, math_texts, seq_len=64, cap=300)
+    assert losses["n"].to_list() == [expected, expected]
     contamination = frame.filter((pl.col("task") == "contamination/gsm") & (pl.col("metric") == "share"))
     assert contamination["value"].item() == 0.5
     # the hanging test program is a failed item with its reason; the evaluation went on

@@ -34,3 +34,23 @@ def test_exact_match_compares_values_of_final_answers():
     assert is_exact_match("the answer is 72", reference, flexible=True)
     with pytest.raises(ValueError, match="no '#### N'"):
         is_exact_match("#### 1", "no final answer")
+
+
+def test_default_prompt_is_lm_eval_gsm8k_k_shot_and_never_shows_the_item_itself():
+    from evaluation.benchmarks.gsm8k import build_prompt, choose_shots
+    from evaluation.config import GSM8KConfig
+
+    config = GSM8KConfig()
+    assert config.num_fewshot == 5  # lm-eval's gsm8k default
+    records = [{"question": f"Q{i}?", "answer": f"work {i}\n#### {i}"} for i in range(4)]
+    shots = choose_shots(records, 2, config, None)
+    assert [s["question"] for s in shots] == ["Q3?", "Q0?", "Q1?"]  # k capped at n - 1, item 2 excluded
+    prompt = build_prompt(records[2]["question"], shots[:2], config)
+    assert (
+        prompt
+        == "Question: Q3?\nAnswer: work 3\n#### 3\n\nQuestion: Q0?\nAnswer: work 0\n#### 0\n\nQuestion: Q2?\nAnswer:"
+    )
+    zero = GSM8KConfig(num_fewshot=0)
+    assert build_prompt("Q?", choose_shots(records, 0, zero, None), zero) == "Question: Q?\nAnswer:"
+    pool = [{"question": "P?", "answer": "#### 1"}] * 6
+    assert choose_shots(records, 0, config, pool) == pool[:5]

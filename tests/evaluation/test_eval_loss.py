@@ -75,3 +75,44 @@ def test_token_weighted_loss_matches_direct_computation(tokenizer, loaded_base):
         grand_sum, grand_n = grand_sum + total, grand_n + count
     # the overall loss weighs domains by tokens, not a mean of domain means
     assert math.isclose(got[("loss/all", "loss")][0], grand_sum / grand_n, rel_tol=1e-5)
+
+
+def test_domain_loss_weights_batches_by_scored_tokens_not_batch_means(tokenizer, loaded_base):
+    """A domain over several batches with unequal scored-token counts (the last batch is short).
+
+    The right loss is sum(token losses) / num scored tokens over all batches; the mean of the
+    per-batch means differs here by construction, and the test checks the two do differ.
+    """
+    model = loaded_base.model
+    texts = [" ".join(DOMAINS["general"] * 2), DOMAINS["math"][0], DOMAINS["code"][1][:30]]
+    docs = _docs(tokenizer, texts)
+    seq_len, batch_size = 32, 2
+    num_tokens = sum(len(d) for d in docs)
+    assert num_tokens % (seq_len * batch_size) not in (0,) and num_tokens > 3 * seq_len * batch_size
+    sums, counts = [], []
+    for batch in batches(
+        pack_documents(docs, seq_len=seq_len), seq_len=seq_len, batch_size=batch_size, pad_id=1
+    ):
+        losses = token_losses(model, batch)
+        scored = ~torch.isnan(losses)
+        sums.append(float(losses[scored].double().sum()))
+        counts.append(int(scored.sum()))
+    assert len(counts) >= 3 and min(counts) < max(counts) / 2  # unequal batches: the case that matters
+    token_weighted = sum(sums) / sum(counts)
+    mean_of_batch_means = sum(s / c for s, c in zip(sums, counts, strict=True)) / len(counts)
+    # the two aggregations differ here (a random model's losses are close: ~1e-5 relative), by far
+    # more than the tolerance below, so a batch-mean average fails this test
+    assert abs(token_weighted - mean_of_batch_means) > 1e-6 * token_weighted
+    rows = domain_losses(
+        model,
+        tokenizer,
+        {"general": texts},
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        max_tokens_per_domain=None,
+    )
+    loss = next(r for r in rows if r["task"] == "loss/general" and r["metric"] == "loss")
+    assert loss["n"] == sum(counts)
+    assert math.isclose(loss["value"], token_weighted, rel_tol=1e-9)
