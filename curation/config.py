@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from curation.config_errors import from_validation_error, load_yaml_mapping
 
 SourceFormat = Literal["auto", "jsonl", "parquet", "text", "hf_disk", "hf_hub"]
-FILTER_NAMES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+FILTER_NAMES = ("gopher_quality", "gopher_repetition", "c4", "fineweb", "code_quality")
+SourceKind = Literal["auto", "web", "curated", "math", "instruction", "code"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -40,8 +41,14 @@ class SourceConfig(_Model):
     domain: str | None = Field(None, description="domain hint (math, code, general, ...) for every doc")
     split: str = Field("train", description="split of a HuggingFace dataset (hf_disk/hf_hub only)")
     glob: str | None = Field(None, description="file pattern inside a folder path, e.g. '*.jsonl.gz'")
+    kind: SourceKind = Field(
+        "auto",
+        description="what text this is, which picks its filter profile: web (crawl), curated (encyclopedia, "
+        "books), math, instruction, code; auto: from `domain` (code -> code, math/reasoning -> math, "
+        "instruction -> instruction, else curated). A web crawl should say `kind: web`",
+    )
     filters: list[str] | None = Field(
-        None, description="heuristic filters for this source; None: filters.enabled"
+        None, description="heuristic filters for this source (options from its profile); None: the profile's"
     )
     split_by: Literal["whole", "paragraphs", "lines", "pattern"] = Field(
         "whole",
@@ -96,22 +103,32 @@ class SourceConfig(_Model):
 
 
 class FiltersConfig(_Model):
-    """Heuristic quality filters, applied in the order listed in ``enabled``."""
+    """Heuristic quality filters. Which ones judge a source, and how, comes from its ``kind``
+    (profiles in ``curation/filters/profiles.py``); options here merge over the profile's."""
 
-    enabled: list[str] = Field(
-        default_factory=lambda: list(FILTER_NAMES),
-        description=f"filters to run, in order; known: {', '.join(FILTER_NAMES)}",
+    enabled: list[str] | None = Field(
+        None,
+        description=f"filters for every source without its own `filters:` list; None (default): each "
+        f"source's profile decides. Known: {', '.join(FILTER_NAMES)}",
     )
-    gopher_quality: dict = Field(default_factory=dict, description="GopherQualityFilter keyword overrides")
-    gopher_repetition: dict = Field(default_factory=dict, description="GopherRepetitionFilter overrides")
-    c4: dict = Field(
-        default_factory=lambda: {"filter_curly_bracket": False},
-        description="C4QualityFilter overrides (curly brackets are allowed by default: code and math use them)",
+    profiles: dict[str, dict[str, dict | None]] = Field(
+        default_factory=dict,
+        description="per kind (web, curated, math, instruction, code), per filter, options merged over "
+        "the built-in profile (`{math: {gopher_repetition: {dup_line_frac: 0.6}}}`); `null` for a filter "
+        "removes it from that kind's profile",
     )
-    fineweb: dict = Field(default_factory=dict, description="FineWebQualityFilter overrides")
-    skip_domains: list[str] = Field(
-        default_factory=lambda: ["code"],
-        description="domain hints whose docs bypass the prose heuristics (code fails web-text rules)",
+    gopher_quality: dict = Field(
+        default_factory=dict, description="GopherQualityFilter options for every profile that runs it"
+    )
+    gopher_repetition: dict = Field(
+        default_factory=dict, description="GopherRepetitionFilter options for every profile that runs it"
+    )
+    c4: dict = Field(default_factory=dict, description="C4QualityFilter options for every profile that runs it")
+    fineweb: dict = Field(
+        default_factory=dict, description="FineWebQualityFilter options for every profile that runs it"
+    )
+    code_quality: dict = Field(
+        default_factory=dict, description="CodeQualityFilter options for every profile that runs it"
     )
     agreement_sample_rate: float = Field(
         0.0,
@@ -120,24 +137,47 @@ class FiltersConfig(_Model):
         description="share of docs judged with both the fast and the spaCy tokenizer to measure decision "
         "agreement (reports/summary.json); costs spaCy time on that share",
     )
-    domain_overrides: dict[str, dict[str, dict]] = Field(
-        default_factory=lambda: {
-            "math": {
-                "gopher_quality": {"max_non_alpha_words_ratio": None},
-                "c4": {"filter_curly_bracket": False, "min_num_sentences": 2},
-            }
-        },
-        description="per domain hint, per filter keyword overrides on top of the filter's options "
-        "(default: math may be mostly numbers and have few sentences)",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict):
+            for old, fix in (
+                ("domain_overrides", "use `filters.profiles: {<kind>: {<filter>: {...}}}` (merged over the built-in profile)"),
+                ("skip_domains", "code sources use the `code` profile; set `kind:` on a source to choose its profile"),
+            ):
+                if old in data:
+                    raise ValueError(f"`{old}` was replaced by source kinds and profiles: {fix}")
+        return data
 
     @field_validator("enabled")
     @classmethod
-    def _check_names(cls, value: list[str]) -> list[str]:
-        unknown = [n for n in value if n not in FILTER_NAMES]
+    def _check_names(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [n for n in value or [] if n not in FILTER_NAMES]
         if unknown:
             raise ValueError(f"unknown filter name(s) {unknown}; known filters: {list(FILTER_NAMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _check_options(self) -> FiltersConfig:
+        from curation.filters.profiles import resolve_profiles
+
+        resolve_profiles(self)  # unknown kinds, filters and option names fail here, with their key
+        return self
+
+
+class GuardConfig(_Model):
+    """Warnings before a source is lost (printed, and in reports/warnings.json)."""
+
+    max_drop_fraction: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="warn when one step drops more than this share of a source's documents",
+    )
+    strict: bool = Field(
+        False, description="turn the warnings into an error before inventory.parquet is written"
+    )
 
 
 class DedupConfig(_Model):
@@ -294,6 +334,7 @@ class CurationConfig(_Model):
     tokens: TokensConfig = Field(default_factory=TokensConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     classifiers: ClassifiersConfig = Field(default_factory=ClassifiersConfig)
+    guard: GuardConfig = Field(default_factory=GuardConfig)
     word_tokenizer: Literal["fast", "spacy"] = Field(
         "fast", description="word splitter for filters and MinHash"
     )

@@ -40,6 +40,7 @@ class CurationResult:
     work_dir: Path | None = None
     files: list[Path] = field(default_factory=list)
     launched: bool = False  # True for Slurm: jobs were submitted, outputs come later
+    warnings: list[dict] = field(default_factory=list)  # the guard's (reports/warnings.json)
 
 
 def preflight(config: CurationConfig) -> None:
@@ -86,6 +87,19 @@ def _tag_steps(config: CurationConfig) -> list:
     return build_tag_steps(config)
 
 
+def with_removed(step, work: Path, step_key: str):
+    """Give a dropping step an exclusion writer: what it drops lands in removed/<source>/<step>/."""
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+
+    from curation.funnel import RemovedWriter
+
+    if isinstance(step, BaseFilter):
+        step.exclusion_writer = RemovedWriter(
+            str(work / "removed"), f"${{source}}/{step_key}/${{rank}}.jsonl.gz", owner=step
+        )
+    return step
+
+
 def _top_percentile_of(config: CurationConfig):
     try:
         from curation.classifiers.steps import top_percentile_resolver
@@ -103,7 +117,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
     from curation.dedup.lsh import similarity_curve_table
-    from curation.filters import build_heuristic_filters, make_word_tokenizer
+    from curation.filters import build_heuristic_filters, make_word_tokenizer, source_kind
     from curation.readers import SourcesReader
     from curation.report import FinalizeReport
     from curation.stats import SourceStats
@@ -127,23 +141,28 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     if decont.eval_sets:
         stages.append(("decont_index", [DecontIndexer(decont, str(work / "decont_index"))], 1))
     filter_stage = [SourcesReader(config.sources, str(work / "rejects"), config.max_doc_bytes)]
-    if config.filters.agreement_sample_rate > 0 and config.filters.enabled:
+    if decont.eval_sets:  # first: the contamination audit must see every document, not the filters' leftovers
+        filter_stage.append(
+            with_removed(
+                NGramDecontFilter(
+                    str(work / "decont_index"), str(work / "decont_hits"), n=decont.n, mode=decont.mode
+                ),
+                work,
+                "decontamination",
+            )
+        )
+    if config.filters.agreement_sample_rate > 0:
         from curation.filters.agreement import TokenizerAgreement
+        from curation.filters.profiles import resolve_profiles
 
-        options = {n: dict(getattr(config.filters, n)) for n in config.filters.enabled}
+        options = {n: o for n, o in resolve_profiles(config.filters)["web"].items() if n != "code_quality"}
         filter_stage.append(
             TokenizerAgreement(
                 options, str(work / "agreement"), config.filters.agreement_sample_rate, config.language
             )
         )
-    filter_stage += build_heuristic_filters(config, language)
-    filter_stage += _tag_steps(config)
-    if decont.eval_sets:
-        filter_stage.append(
-            NGramDecontFilter(
-                str(work / "decont_index"), str(work / "decont_hits"), n=decont.n, mode=decont.mode
-            )
-        )
+    filter_stage += build_heuristic_filters(config, language, str(work / "removed"))
+    filter_stage += [with_removed(step, work, "quality_classifier") for step in _tag_steps(config)]
     filter_stage.append(
         DedupSignature(
             str(work / "dedup"),
@@ -189,8 +208,12 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             "write",
             [
                 ShardReader(str(work / "filtered")),
-                DedupFilter(
-                    str(work / "dedup" / "clusters"), str(work / "cluster_examples"), dd.max_examples
+                with_removed(
+                    DedupFilter(
+                        str(work / "dedup" / "clusters"), str(work / "cluster_examples"), dd.max_examples
+                    ),
+                    work,
+                    "dedup",
                 ),
                 HeldoutSplit(
                     JsonlWriter(str(work / "heldout"), output_filename="${source}/${rank}.jsonl.gz")
@@ -216,6 +239,14 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                     [s.name for s in config.sources],
                     {s.name: s.domain for s in config.sources},
                     extra,
+                    profiles={s.name: source_kind(s.kind, s.domain) for s in config.sources},
+                    guard={
+                        "max_drop_fraction": config.guard.max_drop_fraction,
+                        "strict": config.guard.strict,
+                        "heldout_expected": bool(
+                            config.heldout.max_docs != 0 and config.heldout.fraction != 0
+                        ),
+                    },
                 )
             ],
             1,
@@ -289,9 +320,26 @@ def _run_locked(config: CurationConfig, out_dir: Path, *, wait: bool, poll_s: fl
 
 
 def load_result(out_dir: Path, work: Path | None = None) -> CurationResult:
+    """Read a finished run; print the guard's warnings, raise when ``guard.strict`` blocked it."""
+    import warnings as pywarnings
+
+    from curation.guard import CurationGuardError, format_warnings
     from curation.schema import read_inventory
 
+    guard_file = out_dir / "reports" / "warnings.json"
+    guard = json.loads(guard_file.read_text()) if guard_file.is_file() else {"warnings": [], "blocked": False}
+    if guard["blocked"]:
+        raise CurationGuardError(
+            f"guard.strict: {len(guard['warnings'])} problem(s), inventory not written "
+            f"(funnel in {out_dir / 'reports' / 'funnel.txt'}):\n{format_warnings(guard['warnings'])}"
+        )
+    for w in guard["warnings"]:
+        pywarnings.warn(w["message"], CurationWarning, stacklevel=3)
     inventory = read_inventory(out_dir / "inventory.parquet")
     funnel = json.loads((out_dir / "reports" / "funnel.json").read_text())
     files = [out_dir / "inventory.parquet", *sorted((out_dir / "reports").iterdir())]
-    return CurationResult(out_dir, inventory, funnel, work_dir=work, files=files)
+    return CurationResult(out_dir, inventory, funnel, work_dir=work, files=files, warnings=guard["warnings"])
+
+
+class CurationWarning(UserWarning):
+    """A source lost most of its documents at one step, ended empty, or has no held-out slice."""
