@@ -91,16 +91,25 @@ def _print_plan_summaries(recipe) -> None:
     for name, spec in runs.items():
         plan = spec.plan
         for phase in plan.get("phases", []):
-            tokens = phase.get("tokens") or phase.get("fraction")
+            tokens = _phase_tokens(plan, phase)
             targets = ", ".join(f"{k} {v}" for k, v in (phase.get("domain_targets") or {}).items())
             table.add_row(
                 name,
                 str(phase.get("name")),
-                str(tokens),
+                f"{tokens:,}" if isinstance(tokens, int) else tokens,
                 targets or phase.get("strategy", "natural"),
                 str(plan.get("min_general_share", "-")),
             )
     console.print(table)
+
+
+def _phase_tokens(plan: dict, phase: dict) -> int | str:
+    """A phase's budget in tokens: its own ``tokens``, else ``fraction`` x the plan's ``total_tokens``."""
+    if phase.get("tokens") is not None:
+        return int(phase["tokens"])
+    if phase.get("fraction") is not None and plan.get("total_tokens") is not None:
+        return round(float(phase["fraction"]) * float(plan["total_tokens"]))
+    return "-"
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
+from evaluation.palette import domain_color  # noqa: E402
 from recipes.claims import check_claims, paired_training_gap, read_metrics  # noqa: E402
 from recipes.config import RecipeConfig  # noqa: E402
 from recipes.runner import RunDir  # noqa: E402
@@ -135,31 +136,93 @@ def _training(recipe: RecipeConfig, root: Path, out: Path) -> str:
         for seed in spec.seeds:
             label = name if len(spec.seeds) == 1 else f"{name}/seed{seed}"
             runs[label] = root / "runs" / name / f"seed{seed}" / "metrics.jsonl"
-    runs = {k: v for k, v in runs.items() if v.is_file()}
-    if not runs:
+    metrics = {k: read_metrics(v) for k, v in runs.items() if v.is_file()}
+    metrics = {k: m for k, m in metrics.items() if m.height}
+    if not metrics:
         return "## Training\n\nNo training metrics found.\n"
-    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(12, 4.2))
-    base_end = 0
-    for label, path in runs.items():
-        metrics = read_metrics(path)
-        if metrics.height == 0:
-            continue
-        start = 0 if label == "base" else base_end
-        steps = metrics["step"].to_numpy() + start
-        ax_loss.plot(steps, metrics["loss"].to_numpy(), label=label, lw=1.2)
-        ax_lr.plot(steps, metrics["lr"].to_numpy(), label=label, lw=1.2)
-        if label == "base":
-            base_end = int(metrics["step"].max())
-    if base_end:
-        for ax in (ax_loss, ax_lr):
-            ax.axvline(base_end, color="grey", ls="--", lw=0.8)
-    ax_loss.set(xlabel="step", ylabel="training loss (nats)", title="Loss: base run, then each anneal")
-    ax_lr.set(xlabel="step", ylabel="learning rate", title="Learning rate")
-    ax_loss.legend(fontsize=8)
+    plot_loss_curves(metrics, out / "loss_curves.png")
+    has_base = "base" in metrics
+    text = "## Training\n\n![loss curves](loss_curves.png)\n\n"
+    text += (
+        "Top left: training loss of every run (EMA over steps; raw in light lines); each anneal starts "
+        "where the base run ends (dashed line). "
+        if has_base
+        else "Top left: training loss of every run. "
+    )
+    text += "Dotted lines are phase boundaries; below, each run's training loss per domain.\n"
+    return text
+
+
+def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
+    """Loss of every run (anneals continue from the base's last step), LR per run, per-domain panels.
+
+    Seeds of a run share its colour; the LR panel draws one line per run (seeds share the schedule).
+    """
+    has_base = "base" in metrics
+    base_end = int(metrics["base"]["step"].max()) if has_base else 0
+    runs = list(dict.fromkeys(label.split("/seed")[0] for label in metrics))
+    run_colors = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(runs)}
+    domain_runs = [label for label, m in metrics.items() if any(c.startswith("loss/") for c in m.columns)]
+    rows = 2 if domain_runs else 1
+    fig = plt.figure(figsize=(13, 4.4 * rows))
+    grid = fig.add_gridspec(rows, max(2, len(domain_runs)) if domain_runs else 2)
+    half = max(1, grid.ncols // 2)
+    ax_loss = fig.add_subplot(grid[0, : grid.ncols - half] if grid.ncols > 2 else grid[0, 0])
+    ax_lr = fig.add_subplot(grid[0, grid.ncols - half :] if grid.ncols > 2 else grid[0, 1])
+    styles = ["-", "--", ":", "-."]
+    lr_drawn: set[str] = set()
+    for label, frame in metrics.items():
+        run = label.split("/seed")[0]
+        offset = 0 if label == "base" else base_end
+        steps = frame["step"].to_numpy() + offset
+        color = run_colors[run]
+        ax_loss.plot(steps, frame["loss"].to_numpy(), color=color, lw=0.6, alpha=0.25)
+        ax_loss.plot(steps, frame["loss"].ewm_mean(alpha=0.2).to_numpy(), color=color, lw=1.4, label=label)
+        _phase_lines(ax_loss, frame, offset, color)
+        if run not in lr_drawn and "lr" in frame.columns:
+            style = styles[len(lr_drawn) % len(styles)]
+            ax_lr.plot(steps, frame["lr"].to_numpy(), color=color, lw=1.6, ls=style, label=run)
+            lr_drawn.add(run)
+    for ax in (ax_loss, ax_lr):
+        if has_base:
+            ax.axvline(base_end, color="grey", ls="--", lw=1)
+            ax.text(base_end, 0.98, " anneal start", transform=ax.get_xaxis_transform(), fontsize=8, va="top")
+        ax.set_xlabel("step (anneals continue from the base run's last step)" if has_base else "step")
+    title = "Training loss: base pre-training, then each anneal" if has_base else "Training loss per run"
+    ax_loss.set(ylabel="training loss (nats/token)", title=title)
+    ax_loss.legend(fontsize=7, ncol=2)
+    ax_lr.set(ylabel="learning rate", title="Learning rate (one line per run; seeds share it)")
+    ax_lr.legend(fontsize=7)
+    for k, label in enumerate(domain_runs):
+        ax = fig.add_subplot(grid[1, k])
+        frame = metrics[label]
+        offset = 0 if label == "base" else base_end
+        for column in sorted(c for c in frame.columns if c.startswith("loss/")):
+            domain = column.removeprefix("loss/")
+            part = frame.select("step", column).drop_nulls()
+            smooth = part[column].ewm_mean(alpha=0.2).to_numpy()
+            ax.plot(
+                part["step"].to_numpy() + offset, smooth, color=domain_color(domain), lw=1.3, label=domain
+            )
+        _phase_lines(ax, frame, offset, "grey")
+        ax.set_title(f"{label}: loss per domain", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return "## Training\n\n![loss curves](loss_curves.png)\n"
+    return path
+
+
+def _phase_lines(ax, frame: pl.DataFrame, offset: int, color) -> None:
+    """A dotted line where the logged phase changes within a run."""
+    if "phase" not in frame.columns:
+        return
+    phases = frame.select("step", "phase").drop_nulls()
+    changes = phases.filter(pl.col("phase") != pl.col("phase").shift(1)).slice(1)
+    for step in changes["step"].to_list():
+        ax.axvline(step + offset, color=color, ls=":", lw=0.9)
 
 
 def _evaluation(root: Path, out: Path) -> str:
@@ -176,7 +239,7 @@ def _evaluation(root: Path, out: Path) -> str:
         text += "Held-out loss per domain (nats/token, lower is better):\n\n" + _table(wide) + "\n"
     for png in sorted((root / "eval").glob("*.png")):
         text += _copy_png(png, out, f"eval_{png.name}") or ""
-    return text + f"\nFull evaluation: `{root / 'eval' / 'report.md'}`.\n"
+    return text + "\nFull evaluation: `../eval/report.md` (paths relative to this report).\n"
 
 
 def _claims(recipe: RecipeConfig, root: Path, out: Path) -> str:
@@ -201,6 +264,7 @@ def _claims(recipe: RecipeConfig, root: Path, out: Path) -> str:
         general_domains=list(recipe.eval.get("general_domains", ["general"])),
         decay_metrics=decay_metrics,
         constant_metrics=constant_metrics,
+        reference_domains=[f"reference:{name}" for name in recipe.eval.get("reference_sets") or {}],
     )
     for claim in claims:
         verdict = {True: "**holds**", False: "**does not hold at this scale**", None: "**not checked**"}[
