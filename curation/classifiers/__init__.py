@@ -3,9 +3,12 @@
 Train: :func:`train_fasttext_classifier` (-> :class:`ClassifierReport`), :func:`iterative_recall`.
 Apply (datatrove steps): :class:`QualityScorer` (``quality_score``, keep by threshold or top
 percentile per source), :class:`DomainTagger` (``domain``, ``domain_confidence``),
-:class:`DifficultyTierer` (``difficulty_score``, ``difficulty_tier``).
+:class:`DifficultyTierer` (``difficulty_score``, ``difficulty_tier``), :class:`QualityCutFilter`
+(``min_quality`` per scope). In a curation run, ``steps.build_tag_steps`` composes them from
+``classifiers:``, with the scoped cuts of ``cuts.py``.
 """
 
+from curation.classifiers.cuts import QualityCutFilter, QualityCuts
 from curation.classifiers.difficulty import (
     DifficultyConfig,
     DifficultyTierer,
@@ -36,6 +39,8 @@ __all__ = [
     "DifficultyTierer",
     "DomainTagger",
     "FastTextConfig",
+    "QualityCutFilter",
+    "QualityCuts",
     "QualityScorer",
     "RecallReport",
     "RecallRound",

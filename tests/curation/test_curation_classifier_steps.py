@@ -409,3 +409,41 @@ def test_low_confidence_falls_back_to_the_source_hint(domain_model):
     assert out["unhinted"]["domain"] == "general"
     confident = {d.id: d.metadata for d in DomainTagger(domain_model, min_confidence=0.0).run(iter(docs))}
     assert confident["hinted"]["domain"] == "code"  # a confident model still wins over the hint
+
+
+def test_prose_quality_model_with_global_min_quality_keeps_real_code(tmp_path):
+    """On the real Flask files a prose-trained model scores code near 0: the code exemption keeps them."""
+    from pathlib import Path
+
+    from curation import run_curation
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not (data / "flask_code.jsonl.gz").is_file():
+        pytest.skip(f"real data folder {data} absent (CI has it at ../shared/data)")
+    wiki = [
+        line.strip()
+        for line in (data / "wikitext2_valid.txt").read_text().splitlines()
+        if len(line.split()) >= 40 and not line.strip().startswith("=")
+    ][:300]
+    web = []
+    for row in map(json.loads, (data / "web_cc_sample.jsonl").read_text().splitlines()):
+        lines = [x for x in row["text"].splitlines() if x.strip()]
+        web += ["\n".join(lines[i : i + 3]) for i in range(0, len(lines), 3)]
+    model = train_fasttext_classifier(
+        {"positive": wiki, "negative": web[:300]}, tmp_path / "q", name="q", config=FAST
+    ).model_path
+    config = {
+        "sources": [{"name": "flask", "path": str(data / "flask_code.jsonl.gz"), "domain": "code"}],
+        "filters": {"enabled": []},
+        "heldout": {"fraction": 0.0},
+        "executor": {"tasks": 1, "workers": 1},
+        "classifiers": {"quality_model": model, "min_quality": 0.5},  # README's line
+    }
+    with pytest.warns(UserWarning, match="not applied to domain 'code'"):
+        run_curation(config, tmp_path / "out")
+    kept = _kept(tmp_path / "out")
+    assert len(kept) >= 75  # of 77 files (MinHash may group a near-identical pair)
+    assert sum(m["quality_score"] < 0.5 for m in kept.values()) >= 0.9 * len(kept)  # why the exemption
+    config["classifiers"]["per_domain"] = {"code": {"min_quality": 0.5}}  # opting code in drops it
+    run_curation(config, tmp_path / "opted_in")
+    assert len(_kept(tmp_path / "opted_in")) <= 0.1 * len(kept)
