@@ -55,14 +55,23 @@ def curate(
     wait: Annotated[
         bool, typer.Option("--wait", help="Slurm: follow the submitted jobs until they finish")
     ] = False,
+    preview: Annotated[
+        int | None,
+        typer.Option(
+            "--preview",
+            metavar="N",
+            help="run the pipeline on the first N documents of each source (seconds) and print what each "
+            "step would drop, with examples; writes nothing to --out",
+        ),
+    ] = None,
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if config is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    if out is None:
-        raise ValueError("midtrain curate: --out DIR is required")
+    if out is None and preview is None:
+        raise ValueError("midtrain curate: --out DIR is required (or --preview N to look first)")
     from rich.console import Console
     from rich.table import Table
 
@@ -76,8 +85,16 @@ def curate(
             typer.echo(f"error: {line}", err=True)
         typer.echo(f"  fix: {error.fix}", err=True)
         raise SystemExit(2) from None
+    if preview is not None:
+        from curation.preview import preview as run_preview
+
+        typer.echo(f"preview: the first {preview} documents of each source (MinHash off)\n")
+        typer.echo(run_preview(loaded, preview).table())
+        return
     result = run_curation(loaded, out, workers=workers, tasks=tasks, wait=wait)
     console = Console()
+    for warning in result.warnings:
+        console.print(f"[bold red]WARNING[/] {warning['message']}", highlight=False)
     if result.launched:
         console.print(
             f"Slurm jobs submitted (ids in {result.work_dir}/slurm_jobs.json; launch scripts under "

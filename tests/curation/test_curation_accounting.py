@@ -145,3 +145,27 @@ def test_a_clean_run_has_no_warnings(run):
     _, out, result, messages = run
     assert [w for w in result.warnings if w["source"] == "books"] == []
     assert json.loads((out / "reports" / "warnings.json").read_text())["blocked"] is False
+
+
+def test_preview_shows_what_each_step_would_drop_without_writing(run, tmp_path):
+    from typer.testing import CliRunner
+
+    from curation.cli import curate_app
+    from curation.preview import preview
+
+    config, _, _, _ = run
+    result = preview(CurationConfig.model_validate(config), 10)
+    crawl = result.funnel["by_source"]["crawl"]
+    assert crawl["input"] == 10 and result.funnel["by_source"]["books"]["input"] == 10
+    assert crawl["dropped_gopher_quality"] == 0  # the first 10 crawl documents are prose
+    sample = preview(CurationConfig.model_validate(config), 28)  # now the junk is in the sample
+    assert sample.funnel["by_source"]["crawl"]["dropped_gopher_quality"] == 7
+    assert any(e["reason"] == "gopher_short_doc" for e in sample.examples)
+    path = tmp_path / "c.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(config))
+    out = CliRunner().invoke(curate_app, [str(path), "--preview", "28"])
+    assert out.exit_code == 0, out.output
+    assert "gopher_short_doc" in out.output and "examples of what would be removed" in out.output
+    assert not list(tmp_path.glob("*/inventory.parquet"))
