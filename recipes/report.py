@@ -220,7 +220,7 @@ def _phase_lines(ax, frame: pl.DataFrame, offset: int, color) -> None:
     if "phase" not in frame.columns:
         return
     phases = frame.select("step", "phase").drop_nulls()
-    changes = phases.filter(pl.col("phase") != pl.col("phase").shift(1)).slice(1)
+    changes = phases.filter(pl.col("phase") != pl.col("phase").shift(1))  # row 0: null, dropped
     for step in changes["step"].to_list():
         ax.axvline(step + offset, color=color, ls=":", lw=0.9)
 
