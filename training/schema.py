@@ -13,9 +13,12 @@ Writes
     ``tokens/<source>/*.ds`` + ``.ds.index``  datatrove token shards (uint16 when vocab <= 65,536
                                               else uint32; index = uint64 cumulative document ends,
                                               in tokens); documents end with EOS
+    ``tokens/<source>/*.ds.difficulty``       float32 per document (curated difficulty), also ``.ds.quality``
     ``tokens/counts.parquet``                 ``source``, ``num_docs``, ``num_tokens`` (exact)
-    ``RUN/checkpoints/step_N/``               torch DCP: model, optimizer, scheduler, loader, RNG
-    ``RUN/hf/step_N/``                        HF ``save_pretrained`` model + tokenizer
+    ``RUN/checkpoints/step_N/``               torch DCP: model, optimizer, loader, RNG, trainer_state.json,
+                                              hf_config.json (the architecture)
+    ``RUN/hf/step_N/``                        HF ``save_pretrained`` model + tokenizer (special tokens
+                                              agree) + ``midtrain_state.json`` (trainer/export.py)
     ``RUN/metrics.jsonl``                     one JSON object per logged step; keys below
     ``RUN/config.json``                       the resolved train config, versions, git commit
 """
