@@ -106,3 +106,24 @@ def test_a_run_from_a_users_model_tokenizes_with_its_own_tokenizer(tmp_path):
     assert tokenize_section(validate_recipe(raw))["tokenizer"] == str(model / "tokenizer.json")
     raw["tokenize"] = {"tokenizer": "/elsewhere/tokenizer.json"}
     assert tokenize_section(validate_recipe(raw))["tokenizer"] == "/elsewhere/tokenizer.json"
+
+
+def test_an_init_folder_that_is_neither_hf_nor_dcp_fails_before_any_stage(tmp_path):
+    from recipes.commands import run_recipe
+
+    junk = tmp_path / "my-model"
+    junk.mkdir()
+    (junk / "pytorch_weights.txt").write_text("?")
+    recipe = tmp_path / "r.yaml"
+    raw = _demo().model_dump(mode="json")
+    raw.pop("base")
+    raw["model"] = {"init_from": str(junk)}
+    raw["runs"] = {"anneal": {**raw["runs"]["anneal"], "init": "model"}}
+    raw["average"] = {}
+    import yaml
+
+    recipe.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=r"model\.init_from: .*neither a Hugging Face folder") as error:
+        run_recipe(recipe, tmp_path / "out")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()  # nothing ran, nothing written
