@@ -24,8 +24,8 @@ from pathlib import Path
 CHILD = """
 import json, sys
 from curation import CurationConfig, run_curation
-cfg = CurationConfig.model_validate({"sources": [{"name": "web", "path": sys.argv[1]}],
-    "filters": {"domain_overrides": {}}, "heldout": {"fraction": 0.0}, "executor": {"tasks": 2, "workers": 2}})
+cfg = CurationConfig.model_validate({"sources": [{"name": "web", "path": sys.argv[1], "kind": "web"}],
+    "heldout": {"fraction": 0.0}, "executor": {"tasks": 2, "workers": 2}})
 run_curation(cfg, sys.argv[2])
 """
 

@@ -36,8 +36,7 @@ def run_midtrain(corpus: Path, out: Path, tokenizer: str = "fast") -> tuple[floa
 
     cfg = CurationConfig.model_validate(
         {
-            "sources": [{"name": "web", "path": str(corpus)}],
-            "filters": {"domain_overrides": {}},
+            "sources": [{"name": "web", "path": str(corpus), "kind": "web"}],  # stock datatrove's filters
             "heldout": {"fraction": 0.0},
             "executor": {"tasks": 1, "workers": 1},
             "word_tokenizer": tokenizer,

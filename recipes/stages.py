@@ -176,8 +176,10 @@ def _build_corpus(recipe: RecipeConfig, out: Path) -> list[Path]:
 def demo_sources(root: Path) -> list[dict[str, Any]]:
     raw = root / "corpus" / "raw"
     # Ranked for cross-source dedup: a copy in a curated domain source beats one in general web text.
+    # The general source mixes docstrings with planted web junk (menus, spam), so web rules judge it.
     return [
         {"name": name, "path": str(raw / f"{name}.jsonl"), "domain": name, "id_key": "id"}
+        | ({"kind": "web"} if name == "general" else {})
         for name in ("math", "code", "general")
     ]
 

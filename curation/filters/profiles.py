@@ -12,8 +12,8 @@ kind           filters (options over datatrove's stock ones)
 ``web``        Gopher quality + Gopher repetition + C4 (judge only) + FineWeb, stock thresholds
 ``curated``    encyclopedias, books, papers: Gopher quality with only its junk checks (symbols,
                bullets, ellipses, word length), Gopher repetition on whole lines and long n-grams
-``math``       like ``curated`` without the symbol check (``####``, ``<<2*3=6>>``)
-``instruction`` like ``math`` (prompts and answers are short and formulaic)
+``math``       like ``curated`` without the symbol check (``####``, ``<<2*3=6>>``), at least 5 words
+``instruction`` like ``math`` (prompts and answers are formulaic)
 ``code``       ``code_quality`` (line length, alphanumeric share), no prose rules
 =============  ==================================================================================
 
@@ -73,12 +73,15 @@ BUILTIN_PROFILES: dict[str, dict[str, dict]] = {
         "fineweb": {},
     },
     "curated": {"gopher_quality": dict(_JUNK_CHECKS_ONLY), "gopher_repetition": dict(_REPETITION)},
+    # A problem or a worked answer has at least 5 words (every GSM8K question+answer has 30+);
+    # "Click here." or "Page 2 of 7" in a math source is junk. Curated prose has no such floor:
+    # 8 % of Shakespeare's paragraphs ("Speak, speak.") are shorter.
     "math": {
-        "gopher_quality": {**_JUNK_CHECKS_ONLY, "max_symbol_word_ratio": None},
+        "gopher_quality": {**_JUNK_CHECKS_ONLY, "min_doc_words": 5, "max_symbol_word_ratio": None},
         "gopher_repetition": dict(_REPETITION),
     },
     "instruction": {
-        "gopher_quality": {**_JUNK_CHECKS_ONLY, "max_symbol_word_ratio": None},
+        "gopher_quality": {**_JUNK_CHECKS_ONLY, "min_doc_words": 5, "max_symbol_word_ratio": None},
         "gopher_repetition": dict(_REPETITION),
     },
     "code": {"code_quality": {}},

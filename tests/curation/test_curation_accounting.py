@@ -11,8 +11,8 @@ import pytest
 from curation import CurationConfig, run_curation
 from curation.guard import CurationGuardError
 
-WORDS = "river city market school garden people morning winter library bridge music story".split()
-STOP = "the and of to with that have be".split()
+WORDS = ["river", "city", "market", "school", "garden", "people", "morning", "winter", "library", "bridge", "music", "story"]
+STOP = ["the", "and", "of", "to", "with", "that", "have", "be"]
 
 
 def _prose(rng: random.Random, sentences: int = 8) -> str:
