@@ -31,7 +31,7 @@ def plot_domain_losses(frame: pl.DataFrame, path: Path) -> Path | None:
     domains = list(dict.fromkeys(t.removeprefix("loss/") for t in losses["task"]))
     checkpoints = list(dict.fromkeys(losses["checkpoint"]))
     width = 0.8 / len(domains)
-    fig, ax = plt.subplots(figsize=(max(5.5, 0.45 * len(domains) * len(checkpoints) + 2.5), 3.8))
+    fig, ax = plt.subplots(figsize=(min(14, max(5.5, 0.45 * len(domains) * len(checkpoints) + 2.5)), 3.8))
     for i, domain in enumerate(domains):
         part = {
             r["checkpoint"]: r["value"]
@@ -100,8 +100,9 @@ def plot_gains_retention(summary: pl.DataFrame, threshold: float, path: Path) ->
 def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> list:
     """Annotate points so that no two labels (nor a label and a point) overlap, greedily.
 
-    Each label tries offsets around its point, nearest first, and takes the first whose box is free
-    and inside the axes; a leader line joins it to its point when it had to move away.
+    Each label tries offsets around its point, nearest first, and takes the first whose box is free,
+    inside the axes and nearer its own point than any other (so it cannot be read as another
+    point's label); a leader line joins every label to its point.
     """
     fig = ax.figure
     fig.canvas.draw()
@@ -109,9 +110,9 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
     points = ax.transData.transform(list(zip(xs, ys, strict=True)))
     taken = [(px - 4, py - 4, px + 4, py + 4) for px, py in points]
     box = ax.get_window_extent(renderer)
-    offsets = [(dx * r, dy * r) for r in (6, 16, 28, 42, 58) for dx, dy in _DIRECTIONS]
+    offsets = [(dx * r, dy * r) for r in (8, 18, 30, 44, 60) for dx, dy in _DIRECTIONS]
     texts = []
-    for x, y, label in zip(xs, ys, labels, strict=True):
+    for index, (x, y, label) in enumerate(zip(xs, ys, labels, strict=True)):
         text = ax.annotate(
             label,
             (x, y),
@@ -126,22 +127,30 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
             ext = text.get_window_extent(renderer)
             rect = (ext.x0 - 1, ext.y0 - 1, ext.x1 + 1, ext.y1 + 1)
             inside = box.x0 <= rect[0] and rect[2] <= box.x1 and box.y0 <= rect[1] and rect[3] <= box.y1
-            if inside and not any(_overlap(rect, other) for other in taken):
+            own = _distance(rect, points[index])
+            nearest = all(own <= _distance(rect, p) for k, p in enumerate(points) if k != index)
+            if inside and nearest and not any(_overlap(rect, other) for other in taken):
                 break
         taken.append(rect)
         texts.append(text)
-        if abs(dx) + abs(dy) > 20:  # moved away: a leader line back to its point
-            ax.annotate(
-                "",
-                (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 3},
-            )
+        ax.annotate(  # a leader line from every label to its point: no guessing in a cluster
+            "",
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 2},
+        )
     return texts
 
 
 _DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+
+
+def _distance(rect, point) -> float:
+    """Pixels from ``point`` to the nearest edge of ``rect`` (0 inside)."""
+    dx = max(rect[0] - point[0], 0.0, point[0] - rect[2])
+    dy = max(rect[1] - point[1], 0.0, point[1] - rect[3])
+    return (dx * dx + dy * dy) ** 0.5
 
 
 def _overlap(a, b) -> bool:

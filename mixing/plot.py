@@ -66,7 +66,7 @@ def plot_plan(
             )
     if min_general_share > 0:
         general = [d for d in domains if d in general_domains]
-        label = f"general floor ({min_general_share:.0%} of {'+'.join(general) or 'general'})"
+        label = f"general floor: at least {min_general_share:.0%} {'+'.join(general) or 'general'}"
         ax.axhline(min_general_share, color="black", linestyle="--", linewidth=1.2, label=label)
     ax.set_xlim(x.min() / scale, x.max() / scale)
     ax.set_ylim(0, 1)
