@@ -120,17 +120,20 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
             textcoords="offset points",
             fontsize=8,
         )
-        for dx, dy in offsets:
-            text.set_position((dx, dy))
-            text.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
-            text.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
-            ext = text.get_window_extent(renderer)
-            rect = (ext.x0 - 1, ext.y0 - 1, ext.x1 + 1, ext.y1 + 1)
-            inside = box.x0 <= rect[0] and rect[2] <= box.x1 and box.y0 <= rect[1] and rect[3] <= box.y1
-            own = _distance(rect, points[index])
-            nearest = all(own <= _distance(rect, p) for k, p in enumerate(points) if k != index)
-            if inside and nearest and not any(_overlap(rect, other) for other in taken):
+        chosen = None
+        for strict in (True, False):  # first: nearest its own point too; then: just free
+            for dx, dy in offsets:
+                rect = _try(text, (dx, dy), renderer)
+                inside = box.x0 <= rect[0] and rect[2] <= box.x1 and box.y0 <= rect[1] and rect[3] <= box.y1
+                own = _distance(rect, points[index])
+                nearest = all(own <= _distance(rect, p) for k, p in enumerate(points) if k != index)
+                if inside and (nearest or not strict) and not any(_overlap(rect, o) for o in taken):
+                    chosen = (dx, dy)
+                    break
+            if chosen:
                 break
+        dx, dy = chosen or offsets[0]
+        rect = _try(text, (dx, dy), renderer)
         taken.append(rect)
         texts.append(text)
         ax.annotate(  # a leader line from every label to its point: no guessing in a cluster
@@ -144,6 +147,16 @@ def place_labels(ax, xs: list[float], ys: list[float], labels: list[str]) -> lis
 
 
 _DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+
+
+def _try(text, offset: tuple[float, float], renderer) -> tuple[float, float, float, float]:
+    """Move ``text`` to ``offset`` (points from its point); return its box in pixels, padded by 1."""
+    dx, dy = offset
+    text.set_position((dx, dy))
+    text.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
+    text.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
+    ext = text.get_window_extent(renderer)
+    return (ext.x0 - 1, ext.y0 - 1, ext.x1 + 1, ext.y1 + 1)
 
 
 def _distance(rect, point) -> float:
