@@ -1,0 +1,126 @@
+"""The filter option reference, ``docs/curation_filters.md``, generated from the code.
+
+Option names and stock defaults come from the filters' signatures (so a datatrove upgrade that
+renames an option shows up as a stale doc); the profile columns from ``BUILTIN_PROFILES``; the
+meaning and direction of each option from ``MEANINGS`` below, written once. Regenerate with
+``python -m curation.filters.reference docs/curation_filters.md``; a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+from curation.filters.heuristics import BASE_CLASSES
+from curation.filters.profiles import BUILTIN_PROFILES, FILTER_ORDER, KINDS, MIDTRAIN_OPTIONS, OPTION_ALIASES
+
+# option -> what it means, and which way makes the filter stricter ("drop" = a document is dropped;
+# "line" = a line rule: with allow_edits the line is removed, without it only the decision uses it)
+MEANINGS: dict[str, dict[str, str]] = {
+    "gopher_quality": {
+        "min_doc_words": "drop below this many words",
+        "max_doc_words": "drop above this many words",
+        "min_avg_word_length": "drop when the mean word length (characters) is below",
+        "max_avg_word_length": "drop when the mean word length (characters) is above",
+        "max_symbol_word_ratio": "drop when `#` and `...` per word exceed",
+        "max_bullet_lines_ratio": "drop when the share of lines starting with a bullet exceeds",
+        "max_ellipsis_lines_ratio": "drop when the share of lines ending in an ellipsis exceeds",
+        "max_non_alpha_words_ratio": "misnamed by datatrove: the **minimum** share of words with a letter; drop "
+        "below (punctuation and numbers count as words). Alias: `min_alpha_words_ratio`",
+        "min_stop_words": "drop with fewer distinct stop words than this",
+        "stop_words": "the stop-word list (default: Gopher's English list)",
+    },
+    "gopher_repetition": {
+        "dup_line_frac": "drop when the share of lines that repeat an earlier line exceeds",
+        "dup_para_frac": "drop when the share of paragraphs that repeat an earlier one exceeds",
+        "dup_line_char_frac": "drop when the share of characters in repeated lines exceeds",
+        "dup_para_char_frac": "drop when the share of characters in repeated paragraphs exceeds",
+        "top_n_grams": "`[[n, share], ...]`: drop when the most frequent n-gram covers more than `share` of "
+        "the characters",
+        "dup_n_grams": "`[[n, share], ...]`: drop when repeated n-grams cover more than `share` of the characters",
+    },
+    "c4": {
+        "split_paragraph": "line rules apply per line (true) or per sentence (false)",
+        "remove_citations": "strip `[1]`, `[edit]`, `[citation needed]` (an edit: needs allow_edits)",
+        "filter_no_terminal_punct": "line rule: a line must end in `. ? ! \" '`",
+        "min_num_sentences": "drop with fewer sentences than this in the lines the rules keep (-1: off)",
+        "min_words_per_line": "line rule: a line needs this many words (-1: off)",
+        "max_word_length": "line rule: no word longer than this (-1: off)",
+        "filter_lorem_ipsum": "drop a document containing 'lorem ipsum'",
+        "filter_javascript": "line rule: no line mentioning 'javascript'",
+        "filter_curly_bracket": "drop a document containing `{`",
+        "filter_policy": "line rule: no line with cookie / terms-of-use phrases",
+    },
+    "fineweb": {
+        "line_punct_thr": "drop when the share of lines ending in punctuation is at or below",
+        "line_punct_exclude_zero": "do not drop documents with no punctuated line at all",
+        "stop_chars": "the characters that count as line-ending punctuation",
+        "short_line_thr": "drop when the share of short lines exceeds",
+        "short_line_length": "a line of at most this many characters is short",
+        "char_duplicates_ratio": "drop when the share of characters in duplicated lines exceeds",
+        "new_line_ratio": "drop when newlines per word exceed",
+    },
+    "code_quality": {
+        "max_line_length": "drop a file with a line longer than this many characters (minified, generated)",
+        "max_avg_line_length": "drop when the mean line length (characters) exceeds",
+        "min_alnum_fraction": "drop when the share of alphanumeric characters is below",
+    },
+}
+
+
+def _stock(name: str) -> dict:
+    params = inspect.signature(BASE_CLASSES[name].__init__).parameters
+    return {
+        k: p.default
+        for k, p in params.items()
+        if k not in ("self", "exclusion_writer", "language") and p.default is not inspect.Parameter.empty
+    }
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]" if value else "[]"
+    return f"{value}"
+
+
+def render() -> str:
+    lines = [
+        "<!-- generated by `python -m curation.filters.reference docs/curation_filters.md`; do not edit -->",
+        "# Filter options",
+        "",
+        "Every option of every heuristic filter, its datatrove default, and its value in each built-in",
+        "profile (`curation/filters/profiles.py`; `-`: the profile does not run the filter, `off`: the check",
+        "is disabled). Options merge: datatrove's default < the profile < `filters.<filter>` <",
+        "`filters.profiles.<kind>.<filter>`. Every filter also takes "
+        + ", ".join(f"`{k}` ({v})" for k, v in MIDTRAIN_OPTIONS.items())
+        + ".",
+        "",
+    ]
+    for name in FILTER_ORDER:
+        stock = _stock(name)
+        lines += [f"## `{name}` ({BASE_CLASSES[name].__name__})", ""]
+        lines.append("| option | meaning | stock | " + " | ".join(KINDS) + " |")
+        lines.append("|---|---|---|" + "---|" * len(KINDS))
+        for option, default in stock.items():
+            meaning = MEANINGS[name].get(option, "")
+            cells = []
+            for kind in KINDS:
+                profile = BUILTIN_PROFILES[kind].get(name)
+                cells.append("-" if profile is None else _fmt(profile.get(option, default)))
+            lines.append(f"| `{option}` | {meaning} | {_fmt(default)} | " + " | ".join(cells) + " |")
+        for alias, target in OPTION_ALIASES.get(name, {}).items():
+            lines.append(
+                f"| `{alias}` | the same option as `{target}`, under a name that says what it does | | |"
+                + " |" * (len(KINDS) - 1)
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/curation_filters.md")
+    target.write_text(render())
+    print(f"wrote {target}")
