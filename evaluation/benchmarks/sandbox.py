@@ -204,8 +204,13 @@ def _watch(process: subprocess.Popen, result_fd: int, *, timeout_s: float, outpu
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
-    """Kill the process group and every descendant (children of the subreaper included), then reap."""
-    for _ in range(50):
+    """Kill the process group and every descendant (children of the subreaper included), then reap.
+
+    Descendants are looked up only while the supervisor is not reaped yet (after that its pid may
+    belong to another process; its leftovers were already killed by the supervisor or the
+    namespace). A process group id is never reused while a member is alive, so ``killpg`` is safe.
+    """
+    for _ in range(50 if process.returncode is None else 0):
         victims = [p for p in _descendants(process.pid) if p != process.pid]
         for pid in victims:
             with contextlib.suppress(ProcessLookupError, PermissionError):
