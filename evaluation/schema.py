@@ -8,7 +8,9 @@ Reads
 Writes ``DIR/eval.parquet`` with one row per (checkpoint, task, metric), columns in
 ``EVAL_COLUMNS``; ``DIR/report.md`` with tables and PNG plots beside it.
 
-Tasks are named ``loss/<domain>`` for held-out loss (metrics ``loss`` and ``perplexity``),
+Tasks are named ``loss/<domain>`` for held-out loss (metrics ``loss`` and ``perplexity``;
+reference sets are ``loss/reference:<name>``), ``delta/<domain>`` and ``gains_vs_retention``
+(``target_gain``, ``general_change``, ``reference_change``, ``forgetting``) for retention,
 ``gsm8k``/``humaneval``/``mc:<name>`` for benchmarks, ``passkey``/``needle`` for long-context probes
 (metric ``accuracy@<length>@<depth>``), ``contamination/<evalset>`` for the audit.
 """
