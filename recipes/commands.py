@@ -80,6 +80,29 @@ def _print_dry_run(recipe, stages, run_dir: RunDir) -> None:
     console.print(table)
     _print_plan_summaries(recipe)
     _print_solved_plans(recipe, run_dir.root)
+    _print_curation_preview(recipe, run_dir.root)
+
+
+def _print_curation_preview(recipe, root: Path, num_docs: int = 200) -> None:
+    """The curate stage on the first ``num_docs`` documents per source: what each step would drop,
+    and the guard's warnings (a source that would be lost says so before anything runs)."""
+    from curation import CurationConfig
+    from curation.preview import preview
+    from curation.readers.discover import source_files
+    from recipes.stages import curation_config
+
+    config = CurationConfig.model_validate(curation_config(recipe, root))
+    try:  # the demo's sources and eval sets are written by its corpus stage
+        for source in config.sources:
+            source_files(source)
+        result = preview(config, num_docs)
+    except FileNotFoundError as error:
+        console.print(f"(curation preview: skipped until its inputs exist: {error})")
+        return
+    console.print(f"[bold]Curation preview[/bold] (first {num_docs} documents per source)")
+    console.print(result.table(), highlight=False, soft_wrap=True, markup=False)
+    if not result.warnings:
+        console.print("curation preview: no source loses more than guard.max_drop_fraction at any step")
 
 
 def _print_plan_summaries(recipe) -> None:
