@@ -255,6 +255,17 @@ def funnel_table(funnel: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def examples_text(examples: list[dict], width: int = 110) -> str:
+    """One removed document per (source, step, reason), one line each (``removed_examples``)."""
+    if not examples:
+        return ""
+    lines = ["", "examples of removed documents (all of them: removed/<source>/<step>/):"]
+    for e in examples:
+        text = " ".join(e["excerpt"].split())[:width]
+        lines.append(f"  {e['source']:<14} {e['step']:<18} {e['reason']:<28} {text}")
+    return "\n".join(lines) + "\n"
+
+
 def plot_funnel(funnel: dict, path: Path) -> Path:
     """One panel per source: documents alive before each step, the dropped part in orange."""
     import matplotlib

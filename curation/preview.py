@@ -27,18 +27,16 @@ class PreviewResult:
     rejected: dict[str, int] = field(default_factory=dict)  # per source, unreadable records in the sample
 
     def table(self) -> str:
-        from curation.funnel import funnel_table
+        from curation.funnel import examples_text, funnel_table
         from curation.guard import format_warnings
 
         lines = [funnel_table(self.funnel)]
         for source, n in self.rejected.items():
             if n:
-                lines.append(f"{source}: {n} unreadable record(s) among the first read (see a full run's rejects/)")
-        if self.examples:
-            lines.append("examples of what would be removed:")
-            for e in self.examples:
-                text = " ".join(e["excerpt"].split())[:110]
-                lines.append(f"  {e['source']:<14} {e['step']:<18} {e['reason']:<28} {text}")
+                lines.append(
+                    f"{source}: {n} unreadable record(s) among the first read (see a full run's rejects/)"
+                )
+        lines.append(examples_text(self.examples))
         if self.warnings:
             lines += ["", format_warnings(self.warnings)]
         return "\n".join(lines) + "\n"
@@ -95,4 +93,6 @@ def preview(config: CurationConfig, num_docs: int = 200) -> PreviewResult:
                 result = run_curation(sample_config, tmp / "out")
         finally:
             logger.enable("datatrove")
-        return PreviewResult(result.funnel, result.warnings, removed_examples(tmp / "out" / "removed"), rejected)
+        return PreviewResult(
+            result.funnel, result.warnings, removed_examples(tmp / "out" / "removed"), rejected
+        )

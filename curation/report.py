@@ -19,8 +19,8 @@ import polars as pl
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curation.funnel import build_funnel, funnel_table, plot_funnel
-from curation.guard import removed_examples, source_warnings
+from curation.funnel import build_funnel, examples_text, funnel_table, plot_funnel
+from curation.guard import format_warnings, removed_examples, source_warnings
 from curation.schema import INVENTORY_COLUMNS, check_inventory
 from curation.stats.source_stats import SUMMED_KEYS, empty_source_totals
 
@@ -200,12 +200,17 @@ class FinalizeReport(PipelineStep):
         blocked = bool(warnings) and self.guard["strict"]
         payload = {"strict": self.guard["strict"], "blocked": blocked, "warnings": warnings}
         (reports / "warnings.json").write_text(json.dumps(payload, indent=2))
+        examples = removed_examples(out / "removed")
         with open(reports / "removed_examples.jsonl", "w") as f:
-            for example in removed_examples(out / "removed"):
+            for example in examples:
                 f.write(json.dumps(example) + "\n")
         if blocked:  # guard.strict: no inventory, so nothing downstream plans on a lost source
             (reports / "funnel.json").write_text(json.dumps(funnel, indent=2))
-            (reports / "funnel.txt").write_text(funnel_table(funnel))
             (out / "inventory.parquet").unlink(missing_ok=True)
-            return
-        write_reports(work, out, funnel, inventory, self.extra)
+        else:
+            write_reports(work, out, funnel, inventory, self.extra)
+        # the table people read: per source, top reasons, one example each, the warnings
+        text = funnel_table(funnel) + examples_text(examples)
+        if warnings:
+            text += "\n" + format_warnings(warnings) + "\n"
+        (reports / "funnel.txt").write_text(text)

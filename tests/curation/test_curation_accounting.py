@@ -112,6 +112,7 @@ def test_funnel_is_per_source_with_profile_and_heldout_is_not_a_drop(run):
     assert held["dropped"] == 0 and held["heldout"] == 3  # 2 from crawl (cap), 1 from books
     table = (out / "reports" / "funnel.txt").read_text()
     assert "crawl" in table and "books" in table and "gopher_short_doc" in table
+    assert "examples of removed documents" in table and "buy cheap now" in table  # an example per reason
     assert (out / "reports" / "funnel.png").stat().st_size > 10_000
 
 
@@ -167,5 +168,5 @@ def test_preview_shows_what_each_step_would_drop_without_writing(run, tmp_path):
     path.write_text(yaml.safe_dump(config))
     out = CliRunner().invoke(curate_app, [str(path), "--preview", "28"])
     assert out.exit_code == 0, out.output
-    assert "gopher_short_doc" in out.output and "examples of what would be removed" in out.output
+    assert "gopher_short_doc" in out.output and "examples of removed documents" in out.output
     assert not list(tmp_path.glob("*/inventory.parquet"))
