@@ -58,7 +58,11 @@ class RunResult:
 
 @functools.cache
 def isolation() -> str:
-    """``namespaces-root``, ``namespaces-user`` or ``process`` (no namespaces: see the module doc)."""
+    """``namespaces-root``, ``namespaces-user`` or ``process`` (no namespaces: see the module doc).
+
+    Checked once per process: ``unshare`` must run and a trivial program must pass through the whole
+    namespaced harness; otherwise the level is ``process``.
+    """
     unshare = shutil.which("unshare")
     if not sys.platform.startswith("linux") or unshare is None:
         return "process"
@@ -68,9 +72,12 @@ def isolation() -> str:
         ok = subprocess.run(command, capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         ok = False
-    if not ok:
+    level = "namespaces-root" if root else "namespaces-user"
+    # the whole harness once (mounts, privilege drop): a kernel or container that refuses a step
+    # gets the process level, never a sandbox that fails every program
+    if not ok or not run_program("assert True\n", timeout_s=30, level=level).passed:
         return "process"
-    return "namespaces-root" if root else "namespaces-user"
+    return level
 
 
 def run_program(
