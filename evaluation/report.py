@@ -47,7 +47,7 @@ def benchmark_table(frame: pl.DataFrame, checkpoints: list[str]) -> pl.DataFrame
         | pl.col("task").str.starts_with("humaneval")
         | pl.col("task").str.starts_with("mc:")
         | pl.col("task").str.starts_with("lmeval:")
-    ).filter(~pl.col("metric").str.starts_with("num_"))
+    ).filter(~pl.col("metric").str.starts_with("num_") | (pl.col("metric") == "num_fewshot"))
     if part.is_empty():
         return part
     wide = part.pivot(on="checkpoint", index=["task", "metric"], values="value", aggregate_function="first")

@@ -87,7 +87,11 @@ def prompt_description(config) -> str:
         if config.fewshot_file
         else ("the items after each question in the same file (never the question itself)")
     )
-    shots = f"{config.num_fewshot}-shot from {source}" if config.num_fewshot else "0-shot"
+    shots = (
+        f"{config.num_fewshot}-shot (fewer when a file has fewer other items: see num_fewshot) from {source}"
+        if config.num_fewshot
+        else "0-shot"
+    )
     return (
         f"prompt {config.prompt_template!r} per question, {shots}, shots joined by "
         f"{config.fewshot_delimiter!r}; greedy, stop at 'Question:'. exact_match = first '#### N' in "
