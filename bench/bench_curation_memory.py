@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/NAME.py` from the root
+
 CHILD = """
 import json, sys
 from curation import CurationConfig, run_curation

@@ -2,8 +2,10 @@
 
 Text is lower-cased and cut at every non-alphanumeric character, so punctuation and spacing
 differences (``x=2`` vs ``x = 2``) do not hide an overlap. Each word gets a stable 64-bit hash
-(xxhash, same in every process); an n-gram hash is a polynomial roll of its word hashes, computed
-for all positions at once with numpy (uint64 arithmetic wraps, which is what we want).
+(XXH64, same in every process; computed for all words of a document in one compiled pass,
+``curation.dedup.kernels.token_hashes``, equal to ``xxhash.xxh64_intdigest`` per word); an n-gram
+hash is a polynomial roll of its word hashes, computed for all positions at once with numpy
+(uint64 arithmetic wraps, which is what we want).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import xxhash
+
+from curation.dedup.kernels import token_hashes
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -26,7 +29,8 @@ def ngram_hashes(text: str | list[str], n: int) -> np.ndarray:
     tokens = words(text) if isinstance(text, str) else text
     if len(tokens) < n:
         return np.empty(0, dtype=np.uint64)
-    ids = np.fromiter((xxhash.xxh64_intdigest(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    ids = token_hashes(np.frombuffer(" ".join(tokens).encode("utf-8"), np.uint8))
+    assert len(ids) == len(tokens), "a word with a space in it"
     count = len(tokens) - n + 1
     with np.errstate(over="ignore"):
         h = ids[:count].copy()

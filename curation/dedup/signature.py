@@ -13,21 +13,26 @@ For each document reaching it, in order, it writes
   ``PriorityCluster`` ranks quality scores.
 The step yields every document unchanged, so the shard written right after it lines up with the
 signatures.
+
+Signatures come from :class:`curation.dedup.fast_minhash.FastMinhash` (datatrove's numbers, from
+compiled kernels) and the cleanliness score from :func:`curation.dedup.cleanliness_fast.cleanliness_score`
+(equal to ``cleanliness``); bucket records are buffered and written ``_FLUSH_DOCS`` documents
+at a time.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
 import xxhash
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import MinhashConfig
 
-from curation.dedup.cleanliness import cleanliness
+from curation.dedup.cleanliness_fast import cleanliness_score
+from curation.dedup.fast_minhash import FastMinhash
 
 DOC_DTYPE = np.dtype(
     [
@@ -42,6 +47,9 @@ DOC_DTYPE = np.dtype(
         ("domain_key", "<u4"),
     ]
 )
+
+
+_FLUSH_DOCS = 4096
 
 
 def exact_hash(text: str) -> int:
@@ -81,27 +89,42 @@ class DedupSignature(PipelineStep):
         signer = buckets = None
         cfg = self.minhash_config
         if cfg is not None:
-            signer = MinhashDedupSignature(
-                output_folder=str(out / "sigs"), config=cfg, language=self.language
-            )
+            signer = FastMinhash(cfg, self.language)
             for bi in range(cfg.num_buckets):
                 (out / "sigs" / f"bucket_{bi:03d}").mkdir(parents=True, exist_ok=True)
             buckets = [
                 open(out / "sigs" / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig", "wb")  # noqa: SIM115 (closed in finally)
                 for bi in range(cfg.num_buckets)
             ]
-            fmt = f"<{cfg.hashes_per_bucket}{cfg.hash_config.struct_format}I"
+            record = _record_dtype(cfg)
+            sigs, sig_docs = [], []
         rows = []
+
+        def flush() -> None:
+            if not sigs:
+                return
+            block = np.stack(sigs).reshape(len(sigs), cfg.num_buckets, cfg.hashes_per_bucket)
+            recs = np.empty(len(sigs), record)
+            recs["doc"] = sig_docs
+            for bi, f in enumerate(buckets):
+                for hi in range(cfg.hashes_per_bucket):
+                    recs[f"h{hi}"] = block[:, bi, hi]
+                recs.tofile(f)
+            sigs.clear()
+            sig_docs.clear()
+
         try:
             for doc_idx, doc in enumerate(data):
                 with self.track_time():
                     has_sig = 0
                     if signer is not None:
-                        shingles = signer.get_shingles(doc.text)
-                        if shingles.size:
+                        sig = signer.signature(doc.text)
+                        if sig is not None:
                             has_sig = 1
-                            for f, bucket_sig in zip(buckets, signer.get_signature(shingles), strict=True):
-                                f.write(struct.pack(fmt, *bucket_sig, doc_idx))
+                            sigs.append(sig)
+                            sig_docs.append(doc_idx)
+                            if len(sigs) >= _FLUSH_DOCS:
+                                flush()
                         else:
                             self.stat_update("too_short_for_minhash")
                     quality = doc.metadata.get("quality_score")
@@ -114,13 +137,15 @@ class DedupSignature(PipelineStep):
                             exact_hash(doc.text),
                             heldout_key(doc.id, self.heldout_seed),
                             np.nan if quality is None else float(quality),
-                            *cleanliness(doc.text),
+                            *cleanliness_score(doc.text),
                             np.nan if pct is None else pct,
                             xxhash.xxh32_intdigest(str(domain)),
                         )
                     )
                 self.stat_update("total")
                 yield doc
+            if signer is not None:
+                flush()
         finally:
             for f in buckets or []:
                 f.close()
@@ -131,10 +156,7 @@ class DedupSignature(PipelineStep):
     @staticmethod
     def _sort_buckets(sig_dir: Path, rank: int, cfg: MinhashConfig) -> None:
         """Sort each bucket file by signature, as datatrove's stage 1 does."""
-        dtype = np.dtype(
-            [(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
-            + [("doc", "<u4")]
-        )
+        dtype = _record_dtype(cfg)
         for bi in range(cfg.num_buckets):
             path = sig_dir / f"bucket_{bi:03d}" / f"{rank:05d}.minhash.sig"
             records = np.fromfile(path, dtype=dtype)
@@ -142,3 +164,11 @@ class DedupSignature(PipelineStep):
             tmp = path.with_suffix(".tmp")
             records.tofile(tmp)
             os.replace(tmp, path)
+
+
+def _record_dtype(cfg: MinhashConfig) -> np.dtype:
+    """One bucket record, as datatrove packs it: ``<{hashes_per_bucket}{Q|I}I``."""
+    return np.dtype(
+        [(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
+        + [("doc", "<u4")]
+    )
