@@ -1,53 +1,78 @@
-"""Throughput and agreement: midtrain curation vs stock datatrove (spaCy tokenizer), same steps.
+"""Curation throughput on real text: midtrain now vs today's midtrain vs stock datatrove (spaCy), one run.
 
-Standard pipeline = Gopher quality + Gopher repetition + C4 + FineWeb filters, then MinHash
-dedup (5-grams, 14 buckets x 8 hashes) and, for midtrain, exact dedup. Both run one worker
-process (``workers=1``), so docs/s is docs/s per core. Stock spaCy runs ~100 docs/s, so it is
-timed on a subset (``--stock-docs``); midtrain on the full corpus and on the same subset.
-Agreement: share of subset documents with the same final keep/drop decision.
+The standard pipeline: per-kind heuristic filters (``curation/filters/profiles.py``), exact +
+MinHash dedup (5-grams, 14 x 8), n-gram decontamination against GSM8K (300 items) and HumanEval,
+difficulty tiers, held-out slice, token counts. Corpus: the real sets in ``../shared/data``, one
+source each, grown to ``--mb`` with fresh variants and planted duplicates
+(``bench/curation_real_corpus.py``). Every run is a subprocess with ``tasks: 1, workers: 1``, so
+per core; MB/s/core is text MB over the run's CPU seconds (``time.process_time`` around
+``run_curation``; wall seconds are printed too, and the load average, since the machine is shared).
 
-    nice -n 10 python bench/bench_curation_throughput.py --docs 50000 --stock-docs 5000
+- **now**: this checkout;
+- **today**: the same config on the curation package of ``--baseline`` (default: the commit
+  before the fast paths), extracted with ``git archive``; keep/drop per document id is compared;
+- **stock**: datatrove's own steps with its spaCy tokenizer (Gopher quality + repetition + C4 +
+  FineWeb on every document, stock MinHash stages; no decontamination or tiers: datatrove's
+  indexer does not work with current lighteval) on the first ``--stock-fraction`` of every
+  source, with **now** timed on the same subset.
+
+    nice -n 10 .venv/bin/python bench/bench_curation_throughput.py --mb 20
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
+import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/NAME.py` from the root
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+BASELINE = "a243e88"  # midtrain before the fast paths (2026-12-01)
 
-
-def kept_ids(folder: Path) -> set[str]:
-    ids = set()
-    for f in folder.rglob("*.jsonl.gz"):
-        with gzip.open(f, "rt") as fh:
-            ids |= {json.loads(x)["id"] for x in fh}
-    return ids
-
-
-def run_midtrain(corpus: Path, out: Path, tokenizer: str = "fast") -> tuple[float, set[str]]:
+CHILD = r"""
+import gzip, json, sys, time, warnings
+from pathlib import Path
+args = json.loads(sys.argv[1])
+out = Path(args["out"])
+cpu, wall = time.process_time(), time.perf_counter()
+if args["mode"] == "midtrain":
     from curation import CurationConfig, run_curation
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_curation(CurationConfig.model_validate(args["config"]), out)
+    folders = [out / "curated", out / "heldout"]
+else:
+    sys.path.insert(0, args["root"])
+    from bench.bench_curation_throughput import run_stock
+    run_stock(Path(args["sources"]), out)
+    folders = [out / "kept"]
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+kept = []
+for folder in folders:
+    for f in sorted(folder.rglob("*.jsonl.gz")):
+        with gzip.open(f, "rt") as fh:
+            kept += [json.loads(x)["id"] for x in fh]
+steps = {}
+for stats in out.rglob("logs/*/stats.json"):
+    for s in json.loads(stats.read_text()):
+        t = s.get("time_stats")
+        if t is not None:
+            key = f"{stats.parent.name}: {s['name']}"
+            steps[key] = steps.get(key, 0.0) + (t["total"] if isinstance(t, dict) else float(t))
+Path(args["result"]).write_text(json.dumps({"cpu_s": cpu, "wall_s": wall, "kept": kept, "steps": steps}))
+"""
 
-    cfg = CurationConfig.model_validate(
-        {
-            "sources": [{"name": "web", "path": str(corpus), "kind": "web"}],  # stock datatrove's filters
-            "heldout": {"fraction": 0.0},
-            "executor": {"tasks": 1, "workers": 1},
-            "word_tokenizer": tokenizer,
-        }
-    )
-    start = time.perf_counter()
-    run_curation(cfg, out)
-    return time.perf_counter() - start, kept_ids(out / "curated")
 
-
-def run_stock(corpus: Path, out: Path) -> tuple[float, set[str]]:
+def run_stock(sources: Path, out: Path) -> None:
+    """datatrove's standard pipeline with its defaults (spaCy word tokenizer), one task."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
@@ -66,126 +91,159 @@ def run_stock(corpus: Path, out: Path) -> tuple[float, set[str]]:
     from datatrove.pipeline.writers import JsonlWriter
 
     cfg = MinhashConfig()
-    filters = [
-        GopherQualityFilter(),
-        GopherRepetitionFilter(),
-        C4QualityFilter(filter_curly_bracket=False),
-        FineWebQualityFilter(),
+    stages = [
+        (
+            [
+                JsonlReader(str(sources), glob_pattern="*.jsonl"),
+                GopherQualityFilter(),
+                GopherRepetitionFilter(),
+                C4QualityFilter(filter_curly_bracket=False),
+                FineWebQualityFilter(),
+                JsonlWriter(str(out / "filtered")),
+                MinhashDedupSignature(str(out / "sigs"), config=cfg),
+            ],
+            1,
+        ),
+        ([MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), config=cfg)], cfg.num_buckets),
+        ([MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), config=cfg)], 1),
+        (
+            [
+                JsonlReader(str(out / "filtered")),
+                MinhashDedupFilter(str(out / "remove")),
+                JsonlWriter(str(out / "kept")),
+            ],
+            1,
+        ),
     ]
-    start = time.perf_counter()
-    LocalPipelineExecutor(
-        [
-            JsonlReader(str(corpus.parent), glob_pattern=corpus.name),
-            *filters,
-            JsonlWriter(str(out / "filtered")),
-            MinhashDedupSignature(str(out / "sigs"), config=cfg),
-        ],
-        tasks=1,
-        workers=1,
-        logging_dir=str(out / "l1"),
-    ).run()
-    LocalPipelineExecutor(
-        [MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), config=cfg)],
-        tasks=cfg.num_buckets,
-        workers=1,
-        logging_dir=str(out / "l2"),
-    ).run()
-    LocalPipelineExecutor(
-        [MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), config=cfg)],
-        tasks=1,
-        workers=1,
-        logging_dir=str(out / "l3"),
-    ).run()
-    LocalPipelineExecutor(
-        [
-            JsonlReader(str(out / "filtered")),
-            MinhashDedupFilter(str(out / "remove")),
-            JsonlWriter(str(out / "kept")),
-        ],
-        tasks=1,
-        workers=1,
-        logging_dir=str(out / "l4"),
-    ).run()
-    return time.perf_counter() - start, kept_ids(out / "kept")
+    for i, (pipeline, tasks) in enumerate(stages):
+        LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=str(out / "logs" / f"s{i}")).run()
 
 
-def filter_agreement(corpus: Path, limit: int) -> dict:
-    """Per filter: share of docs where the fast and spaCy tokenizers give the same decision."""
-    from datatrove.data import Document
-    from datatrove.pipeline.filters import (
-        C4QualityFilter,
-        FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
+def curation_config(sources: dict[str, Path], eval_gsm8k: Path, data: Path) -> dict:
+    from bench.curation_real_corpus import DOMAINS
+
+    return {
+        "sources": [
+            {"name": n, "path": str(p), "domain": DOMAINS[n], **({"kind": "web"} if n == "web" else {})}
+            for n, p in sources.items()
+        ],
+        "decontamination": {
+            "eval_sets": [
+                {"name": "gsm8k", "path": str(eval_gsm8k), "format": "gsm8k"},
+                {"name": "humaneval", "path": str(data / "humaneval.jsonl.gz"), "format": "humaneval"},
+            ]
+        },
+        "executor": {"tasks": 1, "workers": 1},
+    }
+
+
+def child(args: dict, pythonpath: Path) -> dict:
+    result = Path(args["out"]).with_suffix(".result.json")
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "TOKENIZERS_PARALLELISM": "false"}
+    subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({**args, "result": str(result), "root": str(ROOT)})],
+        check=True,
+        env=env,
+        cwd=str(pythonpath),
     )
+    return json.loads(result.read_text())
 
-    from curation.filters import FastWordTokenizer
 
-    rows = [json.loads(x) for x in corpus.read_text().splitlines()[:limit]]
-    out = {}
-    for cls, kw in (
-        (GopherQualityFilter, {}),
-        (GopherRepetitionFilter, {}),
-        (C4QualityFilter, {"filter_curly_bracket": False}),
-        (FineWebQualityFilter, {}),
-    ):
-        fast, spacy = cls(language=FastWordTokenizer(), **kw), cls(language="en", **kw)
-        same = 0
-        for r in rows:
-            a = fast.filter(Document(text=r["text"], id=r["id"]))
-            b = spacy.filter(Document(text=r["text"], id=r["id"]))
-            same += (a is True) == (b is True)
-        out[cls.__name__] = same / len(rows)
-    return out
+def baseline_tree(commit: str, dest: Path) -> Path:
+    """The curation package at ``commit`` (read from git, the checkout is not touched)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, "curation"], cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def _ids(paths: dict[str, Path]) -> list[str]:
+    return [json.loads(x)["id"] for p in paths.values() for x in p.read_text(encoding="utf-8").splitlines()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--docs", type=int, default=50_000)
-    parser.add_argument("--stock-docs", type=int, default=5_000)
+    parser.add_argument("--mb", type=float, default=20.0, help="corpus size (MB of text)")
+    parser.add_argument("--dup-rate", type=float, default=0.1)
+    parser.add_argument("--stock-fraction", type=float, default=0.08)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=None)
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "curation_throughput.json"
-    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_throughput.json")
     args = parser.parse_args()
-    from bench.curation_corpus import build_corpus
+    if not (args.data / "gsm8k_train.jsonl").is_file():
+        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.curation_real_corpus import build_sources, subset_sources
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_cur_"))
-    big = build_corpus(work / "big" / "corpus.jsonl", args.docs)
-    small = build_corpus(work / "small" / "corpus.jsonl", args.stock_docs, seed=1)
-    n_big = len(big.read_text().splitlines())
-    n_small = len(small.read_text().splitlines())
-    results = {"docs_full": n_big, "docs_subset": n_small}
-    t_stock, stock_kept = run_stock(small, work / "stock")
-    t_mid_small, mid_kept = run_midtrain(small, work / "mid_small")
-    t_spacy_small, spacy_kept = run_midtrain(small, work / "mid_small_spacy", "spacy")
-    t_mid_big, _ = run_midtrain(big, work / "mid_big")
-    all_ids = {json.loads(x)["id"] for x in small.read_text().splitlines()}
-    agree = sum((i in stock_kept) == (i in mid_kept) for i in all_ids) / len(all_ids)
-    agree_tok = sum((i in spacy_kept) == (i in mid_kept) for i in all_ids) / len(all_ids)
-    results.update(
-        {
-            "stock_subset_s": t_stock,
-            "stock_docs_per_s": n_small / t_stock,
-            "midtrain_subset_s": t_mid_small,
-            "midtrain_subset_docs_per_s": n_small / t_mid_small,
-            "midtrain_spacy_subset_docs_per_s": n_small / t_spacy_small,
-            "midtrain_full_s": t_mid_big,
-            "midtrain_full_docs_per_s": n_big / t_mid_big,
-            "speedup_subset": t_stock / t_mid_small,
-            "speedup_full_rate": (n_big / t_mid_big) / (n_small / t_stock),
-            "agreement_vs_stock": agree,
-            "agreement_fast_vs_spacy_midtrain": agree_tok,
-            "kept_stock": len(stock_kept),
-            "kept_midtrain": len(mid_kept),
-        }
-    )
-    results["per_filter_agreement_fast_vs_spacy"] = filter_agreement(small, n_small)
+    sources = build_sources(args.data, work / "sources", target_mb=args.mb, dup_rate=args.dup_rate)
+    subset = subset_sources(sources, work / "subset", args.stock_fraction)
+    eval_gsm8k = work / "gsm8k_eval.jsonl"
+    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    size = {
+        k: sum(len(json.loads(x)["text"].encode()) for p in s.values() for x in p.read_text().splitlines())
+        / 1e6
+        for k, s in (("full", sources), ("subset", subset))
+    }
+    docs = {"full": _ids(sources), "subset": _ids(subset)}
+    old_tree = baseline_tree(args.baseline, work / "baseline")
+    runs = {}
+
+    def run(name: str, tree: Path, srcs: dict[str, Path], part: str, mode: str = "midtrain") -> None:
+        load = os.getloadavg()[0]
+        spec = {"mode": mode, "out": str(work / "runs" / name)}
+        shutil.rmtree(spec["out"], ignore_errors=True)  # a finished run folder would be skipped
+        if mode == "midtrain":
+            spec["config"] = curation_config(srcs, eval_gsm8k, args.data)
+        else:
+            spec["sources"] = str(work / "subset")
+        res = child(spec, tree)
+        n, mb = len(docs[part]), size[part]
+        res.update(
+            docs=n,
+            mb=mb,
+            load_avg_1min=load,
+            mb_per_cpu_s=mb / res["cpu_s"],
+            docs_per_cpu_s=n / res["cpu_s"],
+            mb_per_wall_s=mb / res["wall_s"],
+            docs_per_wall_s=n / res["wall_s"],
+        )
+        runs[name] = res
+        print(
+            f"{name:>14}: {n:>7} docs {mb:6.2f} MB  cpu {res['cpu_s']:7.1f} s  wall {res['wall_s']:7.1f} s  "
+            f"{res['mb_per_cpu_s']:6.2f} MB/s/core  {res['docs_per_cpu_s']:8.0f} docs/s/core  (load {load:.1f})",
+            flush=True,
+        )
+
+    run("now", ROOT, sources, "full")
+    run("today", old_tree, sources, "full")
+    run("now_subset", ROOT, subset, "subset")
+    if not args.skip_stock:
+        run("stock_subset", ROOT, subset, "subset", mode="stock")
+    new_kept, old_kept = set(runs["now"]["kept"]), set(runs["today"]["kept"])
+    same = sum((d in new_kept) == (d in old_kept) for d in docs["full"])
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "baseline_commit": args.baseline,
+        "corpus": {"docs": len(docs["full"]), "mb": size["full"], "dup_rate": args.dup_rate},
+        "keep_drop_identical_vs_today": same / len(docs["full"]),
+        "kept": {k: len(r["kept"]) for k, r in runs.items()},
+        "speedup_cpu_vs_today": runs["today"]["cpu_s"] / runs["now"]["cpu_s"],
+    }
+    if "stock_subset" in runs:
+        result["speedup_cpu_vs_stock_same_docs"] = runs["stock_subset"]["cpu_s"] / runs["now_subset"]["cpu_s"]
+    result["runs"] = {k: {x: v for x, v in r.items() if x != "kept"} for k, r in runs.items()}
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    print("\nper step, CPU-independent wall seconds inside datatrove (now vs today):")
+    for key in sorted(set(runs["now"]["steps"]) | set(runs["today"]["steps"])):
+        a, b = runs["now"]["steps"].get(key, 0.0), runs["today"]["steps"].get(key, 0.0)
+        print(f"  {key[:60]:<60} {a:7.2f} {b:7.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
-    if args.work is None:
-        shutil.rmtree(work, ignore_errors=True)
+    args.out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

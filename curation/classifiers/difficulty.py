@@ -30,6 +30,7 @@ _STEP_LINE = re.compile(
     r"^\s*(?:\d+[.)]|[-*•]|step\b|first\b|then\b|next\b|finally\b|so\b|therefore\b|thus\b)", re.I
 )
 _EQUATION = re.compile(r"[=<>≤≥]|\d\s*[-+*/×÷^]\s*\d")
+_ASCII_ALNUM_OR_SPACE = bytes(c for c in range(128) if chr(c).isalnum() or chr(c).isspace())
 _CONNECTIVE = re.compile(r"\b(?:therefore|thus|hence|because|so that|it follows|which means)\b", re.I)
 
 
@@ -81,8 +82,13 @@ def count_reasoning_steps(text: str) -> int:
 def difficulty_signals(text: str) -> dict[str, int | float]:
     """Raw signals: words, symbol share, digit share, reasoning steps."""
     num_chars = max(1, len(text))
-    symbols = sum(1 for c in text if not c.isalnum() and not c.isspace())
-    digits = sum(1 for c in text if c.isdigit())
+    if text.isascii():  # the same counts by two C-level deletions instead of a loop per character
+        raw = text.encode("ascii")
+        symbols = len(raw.translate(None, _ASCII_ALNUM_OR_SPACE))
+        digits = len(raw) - len(raw.translate(None, b"0123456789"))
+    else:
+        symbols = sum(1 for c in text if not c.isalnum() and not c.isspace())
+        digits = sum(1 for c in text if c.isdigit())
     return {
         "num_words": len(text.split()),
         "symbol_share": symbols / num_chars,

@@ -42,10 +42,12 @@ class NGramDecontFilter(BaseFilter):
             self._load()
         if len(self._hashes) == 0:
             return {}
-        doc = np.unique(ngram_hashes(text, self.n))
-        pos = np.searchsorted(self._hashes, doc)
-        pos = np.minimum(pos, len(self._hashes) - 1)
-        found = doc[self._hashes[pos] == doc]
+        doc = ngram_hashes(text, self.n)
+        pos = np.minimum(np.searchsorted(self._hashes, doc), len(self._hashes) - 1)
+        hit = self._hashes[pos] == doc
+        if not hit.any():  # most documents: no shared n-gram, no sort needed
+            return {}
+        found = np.unique(doc[hit])
         out: dict[int, int] = {}
         for h in found:
             lo, hi = np.searchsorted(self._hashes, h, "left"), np.searchsorted(self._hashes, h, "right")

@@ -2,7 +2,10 @@
 
 Replaces datatrove's ``MinhashDedupCluster``, whose union-find keeps an arbitrary member. Here
 every document of the run is a node (task rank, row); edges are datatrove's ``.dups`` pairs and
-pairs of equal normalised-text hashes; connected components (scipy) are the clusters.
+pairs of equal normalised-text hashes; connected components are the clusters, by a compiled
+union-find that reads the ``.dups`` files one at a time (``components.py``: memory is one int32
+per document plus one file's pairs, not every pair of the corpus; measured in
+``bench/bench_curation_cluster.py``).
 
 The keeper rule, in order (the first that differs decides):
 
@@ -44,6 +47,9 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curation.dedup.components import Components
+from curation.dedup.signature import DOC_DTYPE
+
 KIND_NONE, KIND_EXACT, KIND_NEAR, KIND_LOW_QUALITY = 0, 1, 2, 3
 
 
@@ -78,58 +84,53 @@ class PriorityCluster(PipelineStep):
         offsets = np.cumsum([0] + [len(d) for d in docs])
         return docs, offsets
 
-    def _near_pairs(self, offsets: np.ndarray) -> np.ndarray:
-        chunks = []
-        for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
-            raw = np.fromfile(path, dtype="<u4").reshape(-1, 4)
-            keep = raw[:, 0] != (1 << 32) - 1  # index matches (none here)
-            raw = raw[keep].astype(np.int64)
-            chunks.append(np.stack([offsets[raw[:, 0]] + raw[:, 1], offsets[raw[:, 2]] + raw[:, 3]], axis=1))
-        return np.concatenate(chunks) if chunks else np.empty((0, 2), np.int64)
-
-    @staticmethod
-    def _exact_pairs(exact: np.ndarray) -> np.ndarray:
-        order = np.argsort(exact, kind="stable")
-        same = exact[order][1:] == exact[order][:-1]
-        return np.stack([order[:-1][same], order[1:][same]], axis=1).astype(np.int64)
-
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         assert world_size == 1, "PriorityCluster runs as a single task"
         if data:
             yield from data
         with self.track_time():
             docs, offsets = self._load_docs()
-            everything = np.concatenate(docs) if docs else np.empty(0)
+            everything = np.concatenate(docs) if docs else np.empty(0, DOC_DTYPE)
+            del docs
             n = len(everything)
-            near = self._near_pairs(offsets)
-            exact = self._exact_pairs(everything["exact"]) if self.exact else np.empty((0, 2), np.int64)
-            pairs = np.concatenate([near, exact])
-            self.stat_update("near_pairs", value=len(near))
-            self.stat_update("exact_pairs", value=len(exact))
-            graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-            _, labels = connected_components(graph, directed=False)
-            sizes = np.bincount(labels, minlength=labels.max() + 1 if n else 0)
+            graph = Components(n)
+            for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
+                graph.union_dups_file(path, offsets)  # one file's pairs in memory at a time
+            near_pairs = graph.num_pairs
+            exact_pairs = graph.union_equal(everything["exact"]) if self.exact and n else 0
+            self.stat_update("near_pairs", value=near_pairs)
+            self.stat_update("exact_pairs", value=exact_pairs)
+            num_labels, labels = graph.labels()
+            del graph
+            sizes = np.bincount(labels, minlength=num_labels)
             low = self._below_top_percentile(everything)
-            # keeper: best (not cut, priority, quality, cleanliness, words, position) per component
-            quality = np.nan_to_num(np.round(everything["quality"].astype(np.float64), 2), nan=-1.0)
-            order = np.lexsort(
-                (
-                    np.arange(n),
-                    -everything["num_words"].astype(np.int64),
-                    -everything["clean"].astype(np.int64),
-                    -quality,
-                    everything["priority"],
-                    low,
-                    labels,
-                )
-            )
-            first = np.ones(n, bool)
-            first[1:] = labels[order][1:] != labels[order][:-1]
+            # keeper: best (not cut, priority, quality, cleanliness, words, position) per component;
+            # only members of multi-document components need ranking (a singleton keeps itself)
             keeper_of = np.empty(sizes.size, np.int64)
+            single = sizes[labels] == 1
+            keeper_of[labels[single]] = np.flatnonzero(single)
+            multi_idx = np.flatnonzero(~single)
+            del single
+            sub = everything[multi_idx]
+            quality = np.nan_to_num(np.round(sub["quality"].astype(np.float64), 2), nan=-1.0)
+            order = multi_idx[
+                np.lexsort(
+                    (
+                        multi_idx,
+                        -sub["num_words"].astype(np.int64),
+                        -sub["clean"].astype(np.int64),
+                        -quality,
+                        sub["priority"],
+                        low[multi_idx],
+                        labels[multi_idx],
+                    )
+                )
+            ]
+            del sub, quality
+            first = np.ones(len(order), bool)
+            first[1:] = labels[order][1:] != labels[order][:-1]
             keeper_of[labels[order][first]] = order[first]
+            del order, first
             removed = (keeper_of[labels] != np.arange(n)) | low
             # a cluster is "exact" when all its members share one text hash
             exact_min = np.full(sizes.size, np.iinfo(np.uint64).max, np.uint64)

@@ -225,3 +225,36 @@ def simplify_ascii(src):
 def minhash_ascii(src, n_grams, a, b, mask, out):
     """:func:`minhash_signature` of ``simplify_ascii(src)`` (ASCII text, ``FastWordTokenizer`` words)."""
     return minhash_signature(simplify_ascii(src), n_grams, a, b, mask, out)
+
+
+@nb.njit(cache=True)
+def _roll(ids, n, mult):
+    count = len(ids) - n + 1
+    if count <= 0:
+        return np.empty(0, np.uint64)
+    h = ids[:count].copy()
+    for j in range(1, n):
+        for i in range(count):
+            h[i] = h[i] * mult + ids[i + j]
+    return h
+
+
+@nb.njit(cache=True)
+def ngram_roll(buf, n, mult):
+    """Polynomial roll ``h = h * mult + id`` over the XXH64 of ``buf``'s space-separated words."""
+    return _roll(token_hashes(buf), n, mult)
+
+
+@nb.njit(cache=True)
+def ascii_ngram_roll(src, n, mult):
+    """:func:`ngram_roll` of the lower-cased ASCII letter/digit runs of ``src`` (``[^\\W_]+`` words)."""
+    size = len(src)
+    low = np.empty(size, np.uint8)
+    for i in range(size):
+        c = src[i]
+        if 65 <= c <= 90:
+            c += 32
+        elif not (97 <= c <= 122 or 48 <= c <= 57):
+            c = _SPACE
+        low[i] = c
+    return ngram_roll(low, n, mult)

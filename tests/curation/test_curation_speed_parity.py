@@ -166,7 +166,8 @@ def test_cached_word_tokenizer_gives_the_same_tokens(real_texts):
 
 def test_decont_ngram_hashes_match_python_reference():
     mult = 0x9E3779B97F4A7C15
-    for text in _random_texts(300, seed=5) + ["Déjà vu: x = 2, y=3; the same 13 words " * 3]:
+    ascii_texts = [t.encode("ascii", "ignore").decode() for t in _random_texts(300, seed=6)]
+    for text in _random_texts(300, seed=5) + ascii_texts + ["Déjà vu: x = 2, y=3; the_same 13 words " * 3]:
         tokens = words(text)
         ids = [xxhash.xxh64_intdigest(t) for t in tokens]
         want = []
@@ -176,3 +177,14 @@ def test_decont_ngram_hashes_match_python_reference():
                 h = (h * mult + ids[i + j]) % (1 << 64)
             want.append(h)
         assert ngram_hashes(text, 4).tolist() == want
+        assert ngram_hashes(tokens, 4).tolist() == want  # the eval index passes word lists
+
+
+def test_difficulty_signals_ascii_path_counts_like_the_loop():
+    from curation.classifiers.difficulty import difficulty_signals
+
+    for text in [t.encode("ascii", "ignore").decode() for t in _random_texts(2000, seed=7)]:
+        got = difficulty_signals(text)
+        num_chars = max(1, len(text))
+        assert got["symbol_share"] == sum(1 for c in text if not c.isalnum() and not c.isspace()) / num_chars
+        assert got["digit_share"] == sum(1 for c in text if c.isdigit()) / num_chars

@@ -1,0 +1,90 @@
+"""Connected components of the duplicate graph by union-find, streaming the pairs file by file.
+
+``PriorityCluster`` used to concatenate every pair of the run (near pairs of all bucket files plus
+exact pairs) into one int64 array and hand a sparse matrix to scipy: about 16 bytes per pair
+occurrence for the pairs, again for the matrix, plus scipy's CSR copy. Here the only array that
+lives through the stage is ``parent`` (one int32 or int64 per document); each ``.dups`` file is
+read, turned into global node ids and merged into ``parent``, then dropped (read in slices of
+``chunk_pairs`` so even one huge file stays bounded). The component of a node is the smallest node
+id in it (a root is always the smaller of the two roots it joins), so components come out
+numbered without sorting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+
+_SENTINEL = (1 << 32) - 1  # datatrove's index-match marker in .dups files
+
+
+@nb.njit(cache=True)
+def _find(parent, x):
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        nxt = parent[x]
+        parent[x] = root
+        x = nxt
+    return root
+
+
+@nb.njit(cache=True)
+def union_pairs(parent, a, b):
+    """Join ``a[i]`` and ``b[i]`` for every i; the smaller root becomes the root."""
+    for i in range(len(a)):
+        ra = _find(parent, a[i])
+        rb = _find(parent, b[i])
+        if ra < rb:
+            parent[rb] = ra
+        elif rb < ra:
+            parent[ra] = rb
+
+
+@nb.njit(cache=True)
+def _flatten(parent):
+    for i in range(len(parent)):
+        parent[i] = _find(parent, i)
+
+
+class Components:
+    """Union-find over ``num_nodes`` documents."""
+
+    def __init__(self, num_nodes: int):
+        self.dtype = np.int32 if num_nodes < 2**31 - 1 else np.int64
+        self.parent = np.arange(num_nodes, dtype=self.dtype)
+        self.num_pairs = 0
+
+    def union(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.num_pairs += len(a)
+        union_pairs(self.parent, a.astype(self.dtype, copy=False), b.astype(self.dtype, copy=False))
+
+    def union_dups_file(self, path: Path, offsets: np.ndarray, chunk_pairs: int = 1 << 22) -> None:
+        """Merge the pairs of one datatrove ``.dups`` file (``<4I``: file, doc, file, doc)."""
+        total = path.stat().st_size // 16
+        offs = offsets.astype(self.dtype)
+        for start in range(0, total, chunk_pairs):
+            raw = np.fromfile(path, dtype="<u4", count=4 * min(chunk_pairs, total - start), offset=16 * start)
+            raw = raw.reshape(-1, 4)
+            raw = raw[raw[:, 0] != _SENTINEL]  # index matches (none here)
+            a = offs[raw[:, 0]] + raw[:, 1].astype(self.dtype)
+            b = offs[raw[:, 2]] + raw[:, 3].astype(self.dtype)
+            self.union(a, b)
+
+    def union_equal(self, keys: np.ndarray) -> int:
+        """Join documents with equal ``keys`` (exact text hashes); returns the number of pairs."""
+        order = np.argsort(keys, kind="stable").astype(self.dtype)
+        same = keys[order[1:]] == keys[order[:-1]]
+        a, b = order[:-1][same], order[1:][same]
+        self.union(a, b)
+        return len(a)
+
+    def labels(self) -> tuple[int, np.ndarray]:
+        """``(num_components, label per node)`` with labels 0..num_components-1."""
+        _flatten(self.parent)
+        roots = self.parent == np.arange(len(self.parent), dtype=self.dtype)
+        index = np.cumsum(roots, dtype=self.dtype) - 1
+        return int(roots.sum()), index[self.parent]
