@@ -161,7 +161,10 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
     has_base = "base" in metrics
     base_end = int(metrics["base"]["step"].max()) if has_base else 0
     runs = list(dict.fromkeys(label.split("/seed")[0] for label in metrics))
-    run_colors = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(runs)}
+    others = [name for name in runs if name != "base"]
+    run_colors = {name: _RUN_COLORS[i % len(_RUN_COLORS)] for i, name in enumerate(others)} | {
+        "base": "black"
+    }
     domain_runs = [label for label, m in metrics.items() if any(c.startswith("loss/") for c in m.columns)]
     rows = 2 if domain_runs else 1
     fig = plt.figure(figsize=(13, 4.4 * rows))
@@ -169,8 +172,6 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
     half = max(1, grid.ncols // 2)
     ax_loss = fig.add_subplot(grid[0, : grid.ncols - half] if grid.ncols > 2 else grid[0, 0])
     ax_lr = fig.add_subplot(grid[0, grid.ncols - half :] if grid.ncols > 2 else grid[0, 1])
-    styles = ["-", "--", ":", "-."]
-    lr_drawn: set[str] = set()
     for label, frame in metrics.items():
         run = label.split("/seed")[0]
         offset = 0 if label == "base" else base_end
@@ -179,10 +180,7 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
         ax_loss.plot(steps, frame["loss"].to_numpy(), color=color, lw=0.6, alpha=0.25)
         ax_loss.plot(steps, frame["loss"].ewm_mean(alpha=0.2).to_numpy(), color=color, lw=1.4, label=label)
         _phase_lines(ax_loss, frame, offset, color)
-        if run not in lr_drawn and "lr" in frame.columns:
-            style = styles[len(lr_drawn) % len(styles)]
-            ax_lr.plot(steps, frame["lr"].to_numpy(), color=color, lw=1.6, ls=style, label=run)
-            lr_drawn.add(run)
+    _plot_schedules(ax_lr, metrics, base_end, run_colors)
     for ax in (ax_loss, ax_lr):
         if has_base:
             ax.axvline(base_end, color="grey", ls="--", lw=1)
@@ -191,7 +189,7 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
     title = "Training loss: base pre-training, then each anneal" if has_base else "Training loss per run"
     ax_loss.set(ylabel="training loss (nats/token)", title=title)
     ax_loss.legend(fontsize=7, ncol=2)
-    ax_lr.set(ylabel="learning rate", title="Learning rate (one line per run; seeds share it)")
+    ax_lr.set(ylabel="learning rate", title="Learning rate (one line per schedule, naming its runs)")
     ax_lr.legend(fontsize=7)
     for k, label in enumerate(domain_runs):
         ax = fig.add_subplot(grid[1, k])
@@ -205,7 +203,9 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
                 part["step"].to_numpy() + offset, smooth, color=domain_color(domain), lw=1.3, label=domain
             )
         _phase_lines(ax, frame, offset, "grey")
-        ax.set_title(f"{label}: loss per domain", fontsize=9)
+        ax.set_title(label, fontsize=9, color=run_colors[label.split("/seed")[0]])
+        if k == 0:
+            ax.set_ylabel("training loss per domain (EMA)", fontsize=8)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
@@ -213,6 +213,30 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# Run colours (not domain colours: those are evaluation/palette.py's, used where domains are drawn).
+_RUN_COLORS = ["#1b9e77", "#7570b3", "#e7298a", "#e6ab02", "#a6761d", "#666666", "#d95f02", "#66a61e"]
+
+
+def _plot_schedules(ax, metrics: dict[str, pl.DataFrame], base_end: int, run_colors: dict) -> None:
+    """One LR line per distinct schedule, labelled with every run that follows it (seeds share one)."""
+    schedules: dict[tuple, list[str]] = {}
+    curves: dict[tuple, tuple] = {}
+    for label, frame in metrics.items():
+        if "lr" not in frame.columns:
+            continue
+        run = label.split("/seed")[0]
+        offset = 0 if label == "base" else base_end
+        steps, lrs = frame["step"].to_numpy() + offset, frame["lr"].to_numpy()
+        key = (offset, tuple(round(float(v), 12) for v in lrs))
+        if run not in schedules.setdefault(key, []):
+            schedules[key].append(run)
+        curves[key] = (steps, lrs)
+    for key, names in schedules.items():
+        steps, lrs = curves[key]
+        color = run_colors[names[0]] if len(names) == 1 else "grey"
+        ax.plot(steps, lrs, color=color, lw=1.6, label=", ".join(names))
 
 
 def _phase_lines(ax, frame: pl.DataFrame, offset: int, color) -> None:
