@@ -91,10 +91,14 @@ def curate(
         typer.echo(f"preview: the first {preview} documents of each source (MinHash off)\n")
         typer.echo(run_preview(loaded, preview).table())
         return
-    result = run_curation(loaded, out, workers=workers, tasks=tasks, wait=wait)
+    import warnings
+
+    from curation.pipeline import CurationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CurationWarning)  # printed below, once, in red
+        result = run_curation(loaded, out, workers=workers, tasks=tasks, wait=wait)
     console = Console()
-    for warning in result.warnings:
-        console.print(f"[bold red]WARNING[/] {warning['message']}", highlight=False)
     if result.launched:
         console.print(
             f"Slurm jobs submitted (ids in {result.work_dir}/slurm_jobs.json; launch scripts under "
@@ -102,7 +106,8 @@ def curate(
             "read the results (finished ranks are not submitted again)."
         )
         return
-    console.print((result.out_dir / "reports" / "funnel.txt").read_text())
+    funnel = (result.out_dir / "reports" / "funnel.txt").read_text()
+    console.print(funnel.split("\nWARNING ")[0], highlight=False, markup=False, soft_wrap=True)
     table = Table(title="inventory")
     for col in ("source", "domain", "num_docs", "num_tokens", "mean_quality", "mean_difficulty"):
         table.add_column(col)
@@ -122,9 +127,12 @@ def curate(
         result.out_dir / "curated",
         result.out_dir / "heldout",
         result.out_dir / "rejects",
+        result.out_dir / "removed",
         *result.files,
     ]:
         console.print(f"  {path}")
+    for warning in result.warnings:  # last, so they are what a person sees when the run ends
+        console.print(f"[bold red]WARNING[/] {warning['message']}", highlight=False, soft_wrap=True)
 
 
 def _register_train_classifier() -> None:
