@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import inspect
 import json
 import platform
 import tempfile
@@ -27,22 +26,13 @@ import warnings
 from pathlib import Path
 
 from curation import CurationConfig, run_curation
-from curation.filters.heuristics import BASE_CLASSES
+from curation.filters.profiles import stock_options
 from curation.real_sets import REAL_SETS, find_shared_data, write_real_sources
-
-
-def _stock(name: str) -> dict:
-    params = inspect.signature(BASE_CLASSES[name].__init__).parameters
-    return {
-        k: p.default
-        for k, p in params.items()
-        if k not in ("self", "exclusion_writer", "language") and p.default is not inspect.Parameter.empty
-    }
 
 
 def legacy_config(sources: list[dict]) -> dict:
     """Until December 2026: web filters on every non-code source, C4 edits, math relaxed."""
-    web = {n: _stock(n) for n in ("gopher_quality", "gopher_repetition", "c4", "fineweb")}
+    web = {n: stock_options(n) for n in ("gopher_quality", "gopher_repetition", "c4", "fineweb")}
     web["c4"].update(filter_curly_bracket=False, allow_edits=True)
     math = json.loads(json.dumps(web))
     math["gopher_quality"]["max_non_alpha_words_ratio"] = None
@@ -128,7 +118,9 @@ def main() -> None:
     now = measure(now_config(sources), out / "now", inputs)
     print(f"# curation on real data ({platform.node()}, {time.strftime('%Y-%m-%d')})")
     print(f"wall: before {before['wall_s']:.1f} s, now {now['wall_s']:.1f} s (1 task, 1 worker)\n")
-    print("| set | docs | dropped by filters, before -> now | text changed, before -> now | top reasons before | now |")
+    print(
+        "| set | docs | dropped by filters, before -> now | text changed, before -> now | top reasons before | now |"
+    )
     print("|---|---|---|---|---|---|")
     for name in inputs:
         b, n = before["rows"][name], now["rows"][name]
@@ -140,7 +132,9 @@ def main() -> None:
             f"{', '.join(f'{k}={v}' for k, v in n['top_reasons']) or '-'} |"
         )
     g_b, g_n = before["rows"]["gsm8k"], now["rows"]["gsm8k"]
-    print(f"\nGSM8K documents that lost their '#### N' answer line: before {g_b['answer_line_lost']}, now {g_n['answer_line_lost']}")
+    print(
+        f"\nGSM8K documents that lost their '#### N' answer line: before {g_b['answer_line_lost']}, now {g_n['answer_line_lost']}"
+    )
     w_b, w_n = before["rows"]["web"], now["rows"]["web"]
     print(
         f"web sample + planted junk: junk recall before {w_b['junk_recall']:.0%}, now {w_n['junk_recall']:.0%}; "

@@ -112,6 +112,18 @@ def valid_options(name: str) -> tuple[str, ...]:
     return tuple(sorted(names | set(MIDTRAIN_OPTIONS) | set(OPTION_ALIASES.get(name, {}))))
 
 
+def stock_options(name: str) -> dict:
+    """datatrove's (or CodeQualityFilter's) default for every option of filter ``name``."""
+    from curation.filters.heuristics import BASE_CLASSES
+
+    params = inspect.signature(BASE_CLASSES[name].__init__).parameters
+    return {
+        k: p.default
+        for k, p in params.items()
+        if k not in ("self", "exclusion_writer", "language") and p.default is not inspect.Parameter.empty
+    }
+
+
 def check_options(name: str, options: dict, where: str) -> dict:
     """``options`` with aliases resolved; ValueError naming ``where`` and the valid names."""
     if not isinstance(options, dict):

@@ -8,12 +8,18 @@ meaning and direction of each option from ``MEANINGS`` below, written once. Rege
 
 from __future__ import annotations
 
-import inspect
 import sys
 from pathlib import Path
 
 from curation.filters.heuristics import BASE_CLASSES
-from curation.filters.profiles import BUILTIN_PROFILES, FILTER_ORDER, KINDS, MIDTRAIN_OPTIONS, OPTION_ALIASES
+from curation.filters.profiles import (
+    BUILTIN_PROFILES,
+    FILTER_ORDER,
+    KINDS,
+    MIDTRAIN_OPTIONS,
+    OPTION_ALIASES,
+    stock_options,
+)
 
 # option -> what it means, and which way makes the filter stricter ("drop" = a document is dropped;
 # "line" = a line rule: with allow_edits the line is removed, without it only the decision uses it)
@@ -69,15 +75,6 @@ MEANINGS: dict[str, dict[str, str]] = {
 }
 
 
-def _stock(name: str) -> dict:
-    params = inspect.signature(BASE_CLASSES[name].__init__).parameters
-    return {
-        k: p.default
-        for k, p in params.items()
-        if k not in ("self", "exclusion_writer", "language") and p.default is not inspect.Parameter.empty
-    }
-
-
 def _fmt(value) -> str:
     if value is None:
         return "off"
@@ -100,7 +97,7 @@ def render() -> str:
         "",
     ]
     for name in FILTER_ORDER:
-        stock = _stock(name)
+        stock = stock_options(name)
         lines += [f"## `{name}` ({BASE_CLASSES[name].__name__})", ""]
         lines.append("| option | meaning | stock | " + " | ".join(KINDS) + " |")
         lines.append("|---|---|---|" + "---|" * len(KINDS))
