@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curation.config_errors import from_validation_error, load_yaml_mapping
+from curation.synth.config import SynthesizeConfig
 
 SourceFormat = Literal["auto", "jsonl", "parquet", "text", "hf_disk", "hf_hub"]
 FILTER_NAMES = ("gopher_quality", "gopher_repetition", "c4", "fineweb", "code_quality")
@@ -123,7 +124,9 @@ class FiltersConfig(_Model):
     gopher_repetition: dict = Field(
         default_factory=dict, description="GopherRepetitionFilter options for every profile that runs it"
     )
-    c4: dict = Field(default_factory=dict, description="C4QualityFilter options for every profile that runs it")
+    c4: dict = Field(
+        default_factory=dict, description="C4QualityFilter options for every profile that runs it"
+    )
     fineweb: dict = Field(
         default_factory=dict, description="FineWebQualityFilter options for every profile that runs it"
     )
@@ -143,8 +146,14 @@ class FiltersConfig(_Model):
     def _renamed(cls, data):
         if isinstance(data, dict):
             for old, fix in (
-                ("domain_overrides", "use `filters.profiles: {<kind>: {<filter>: {...}}}` (merged over the built-in profile)"),
-                ("skip_domains", "code sources use the `code` profile; set `kind:` on a source to choose its profile"),
+                (
+                    "domain_overrides",
+                    "use `filters.profiles: {<kind>: {<filter>: {...}}}` (merged over the built-in profile)",
+                ),
+                (
+                    "skip_domains",
+                    "code sources use the `code` profile; set `kind:` on a source to choose its profile",
+                ),
             ):
                 if old in data:
                     raise ValueError(f"`{old}` was replaced by source kinds and profiles: {fix}")
@@ -305,7 +314,9 @@ class ClassifiersConfig(_Model):
     def _check_cuts(self) -> ClassifiersConfig:
         if self.quality_model is None:
             cuts = [k for k in ("min_quality", "top_percentile") if getattr(self, k) is not None]
-            cuts += [f"per_domain.{k}" for k in self.per_domain] + [f"per_source.{k}" for k in self.per_source]
+            cuts += [f"per_domain.{k}" for k in self.per_domain] + [
+                f"per_source.{k}" for k in self.per_source
+            ]
             if cuts:
                 raise ValueError(f"classifiers.{cuts[0]}: a quality cut needs classifiers.quality_model")
         return self
@@ -342,6 +353,9 @@ class CurationConfig(_Model):
         1_000_000, ge=1, description="docs larger than this (UTF-8 bytes) are rejected"
     )
     language: str = Field("en", description="language of the heuristics (stop words, spaCy model)")
+    synthesize: SynthesizeConfig | None = Field(
+        None, description="synthetic sources generated from curated ones (docs/curation_synthetic.md)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CurationConfig:
@@ -386,6 +400,7 @@ class CurationConfig(_Model):
         """Hash of everything that changes the output (not the worker count)."""
         data = self.model_dump(mode="json")
         data["executor"] = {"tasks": self.executor.tasks}  # tasks shape the shards; workers do not
+        data.pop("synthesize", None)  # synthesis runs after the report, keyed by its own hash
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -252,6 +252,10 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             1,
         )
     )
+    if config.synthesize is not None:  # after the report: reads DIR/curated, adds to the inventory
+        from curation.synth.stages import build_synth_stages
+
+        stages += build_synth_stages(config, out_dir, work)
     return stages
 
 
