@@ -71,9 +71,9 @@ def generate(work: Path, num_docs: int, dup_rate: float, seed: int = 0) -> dict:
         docs["has_sig"] = 1
         docs["exact"] = exact[lo:hi]
         docs["heldout_key"] = rng.integers(0, 2**63, hi - lo, dtype=np.uint64)
-        docs["quality"] = np.nan
-        docs["clean"] = rng.integers(0, 500, hi - lo)
-        docs["num_words"] = rng.integers(50, 2000, hi - lo)
+        docs["quality"] = rng.integers(0, 200, hi - lo) / 200  # ties at the 0.01 rounding too
+        docs["clean"] = rng.integers(0, 50, hi - lo)
+        docs["num_words"] = rng.integers(50, 100, hi - lo)
         docs["top_percentile"] = np.nan
         np.save(work / "docs" / f"{rank:05d}.npy", docs)
     del exact

@@ -47,7 +47,7 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curation.dedup.components import Components
+from curation.dedup.components import Components, best_per_label, same_key_per_label
 from curation.dedup.signature import DOC_DTYPE
 
 KIND_NONE, KIND_EXACT, KIND_NEAR, KIND_LOW_QUALITY = 0, 1, 2, 3
@@ -75,23 +75,24 @@ class PriorityCluster(PipelineStep):
         self.heldout_max_docs = heldout_max_docs
         self.num_ranks = world_size_stage1
 
-    def _load_docs(self) -> tuple[list[np.ndarray], np.ndarray]:
-        docs = []
-        for rank in range(self.num_ranks):
-            path = Path(self.work_dir) / "docs" / f"{rank:05d}.npy"
+    def _load_docs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every task's document records in one preallocated array (no second copy), and offsets."""
+        paths = [Path(self.work_dir) / "docs" / f"{rank:05d}.npy" for rank in range(self.num_ranks)]
+        for path in paths:
             assert path.is_file(), f"missing {path}: the filter stage did not finish"
-            docs.append(np.load(path))
-        offsets = np.cumsum([0] + [len(d) for d in docs])
-        return docs, offsets
+        counts = [np.load(path, mmap_mode="r").shape[0] for path in paths]
+        offsets = np.cumsum([0, *counts])
+        everything = np.empty(int(offsets[-1]), DOC_DTYPE)
+        for r, path in enumerate(paths):
+            everything[offsets[r] : offsets[r + 1]] = np.load(path)
+        return everything, offsets
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         assert world_size == 1, "PriorityCluster runs as a single task"
         if data:
             yield from data
         with self.track_time():
-            docs, offsets = self._load_docs()
-            everything = np.concatenate(docs) if docs else np.empty(0, DOC_DTYPE)
-            del docs
+            everything, offsets = self._load_docs()
             n = len(everything)
             graph = Components(n)
             for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
@@ -111,44 +112,34 @@ class PriorityCluster(PipelineStep):
             keeper_of[labels[single]] = np.flatnonzero(single)
             multi_idx = np.flatnonzero(~single)
             del single
-            sub = everything[multi_idx]
-            quality = np.nan_to_num(np.round(sub["quality"].astype(np.float64), 2), nan=-1.0)
-            order = multi_idx[
-                np.lexsort(
-                    (
-                        multi_idx,
-                        -sub["num_words"].astype(np.int64),
-                        -sub["clean"].astype(np.int64),
-                        -quality,
-                        sub["priority"],
-                        low[multi_idx],
-                        labels[multi_idx],
-                    )
-                )
-            ]
-            del sub, quality
-            first = np.ones(len(order), bool)
-            first[1:] = labels[order][1:] != labels[order][:-1]
-            keeper_of[labels[order][first]] = order[first]
-            del order, first
-            removed = (keeper_of[labels] != np.arange(n)) | low
-            # a cluster is "exact" when all its members share one text hash
-            exact_min = np.full(sizes.size, np.iinfo(np.uint64).max, np.uint64)
-            exact_max = np.zeros(sizes.size, np.uint64)
-            np.minimum.at(exact_min, labels, everything["exact"])
-            np.maximum.at(exact_max, labels, everything["exact"])
-            kind = np.where(
-                sizes[labels] == 1,
-                KIND_NONE,
-                np.where(exact_min[labels] == exact_max[labels], KIND_EXACT, KIND_NEAR),
+            quality = np.nan_to_num(np.round(everything["quality"].astype(np.float64), 2), nan=-1.0)
+            keeper_of[labels[multi_idx]] = -1
+            best_per_label(
+                multi_idx,
+                labels,
+                low,
+                everything["priority"],
+                quality,
+                everything["clean"],
+                everything["num_words"],
+                keeper_of,
             )
+            del quality, multi_idx
+            removed = keeper_of[labels] != np.arange(n)
+            removed |= low
+            # a cluster is "exact" when all its members share one text hash
+            same_text = same_key_per_label(labels, everything["exact"], num_labels)
+            kind_of_label = np.where(sizes > 1, np.where(same_text, KIND_EXACT, KIND_NEAR), KIND_NONE)
+            kind = kind_of_label.astype(np.int8)[labels]
             kind[low] = KIND_LOW_QUALITY
+            del same_text, kind_of_label
             # clusters numbered by keeper position, so ids are stable across runs
-            multi = np.unique(keeper_of[sizes > 1])
-            cluster_id = np.full(n, -1, np.int64)
-            ids = np.searchsorted(multi, keeper_of[labels])
-            in_multi = sizes[labels] > 1
-            cluster_id[in_multi] = ids[in_multi]
+            multi_labels = np.flatnonzero(sizes > 1)
+            multi_labels = multi_labels[np.argsort(keeper_of[multi_labels])]
+            cluster_of_label = np.full(num_labels, -1, np.int64)
+            cluster_of_label[multi_labels] = np.arange(len(multi_labels))
+            num_clusters = len(multi_labels)
+            del multi_labels
             heldout = self._heldout(everything, removed)
         summary = self._summary(everything, removed, kind, heldout, sizes)
         out = Path(self.work_dir) / "clusters"
@@ -158,14 +149,14 @@ class PriorityCluster(PipelineStep):
             np.savez(
                 out / f"{r:05d}.npz",
                 removed=removed[sl],
-                cluster=cluster_id[sl],
+                cluster=cluster_of_label[labels[sl]],
                 cluster_size=sizes[labels[sl]].astype(np.int64),
                 kind=kind[sl].astype(np.int8),
                 heldout=heldout[sl],
             )
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         self.stat_update("removed", value=int(removed.sum()))
-        self.stat_update("clusters", value=int(len(multi)))
+        self.stat_update("clusters", value=num_clusters)
 
     @staticmethod
     def _below_top_percentile(everything: np.ndarray) -> np.ndarray:

@@ -88,3 +88,51 @@ class Components:
         roots = self.parent == np.arange(len(self.parent), dtype=self.dtype)
         index = np.cumsum(roots, dtype=self.dtype) - 1
         return int(roots.sum()), index[self.parent]
+
+
+@nb.njit(cache=True)
+def _same_key(labels, keys, num_labels):
+    first = np.empty(num_labels, keys.dtype)
+    seen = np.zeros(num_labels, np.bool_)
+    same = np.ones(num_labels, np.bool_)
+    for i in range(len(labels)):
+        c = labels[i]
+        if not seen[c]:
+            seen[c] = True
+            first[c] = keys[i]
+        elif keys[i] != first[c]:
+            same[c] = False
+    return same
+
+
+def same_key_per_label(labels: np.ndarray, keys: np.ndarray, num_labels: int) -> np.ndarray:
+    """Per label: do all its members have the same key (the min == max of ``np.minimum.at``)."""
+    return _same_key(labels, np.ascontiguousarray(keys), num_labels)
+
+
+@nb.njit(cache=True)
+def best_per_label(idx, labels, low, priority, quality, clean, num_words, keeper_of):
+    """Per label, the member of ``idx`` that sorts first by (not cut, priority, -quality,
+    -cleanliness, -words, position): the keeper rule, one pass instead of a 7-key lexsort.
+    ``keeper_of`` holds -1 for the labels to fill."""
+    for k in range(len(idx)):
+        i = idx[k]
+        c = labels[i]
+        j = keeper_of[c]
+        if j < 0:
+            keeper_of[c] = i
+            continue
+        if low[i] != low[j]:
+            better = low[i] < low[j]
+        elif priority[i] != priority[j]:
+            better = priority[i] < priority[j]
+        elif quality[i] != quality[j]:
+            better = quality[i] > quality[j]
+        elif clean[i] != clean[j]:
+            better = clean[i] > clean[j]
+        elif num_words[i] != num_words[j]:
+            better = num_words[i] > num_words[j]
+        else:
+            better = i < j
+        if better:
+            keeper_of[c] = i
