@@ -113,3 +113,11 @@ def test_one_lr_line_per_schedule_naming_its_runs():
     ax = Axes()
     _plot_schedules(ax, metrics, 50, {"base": "k", "anneal": "r", "no-replay": "g", "constant": "b"})
     assert ax.labels == ["base", "anneal, no-replay", "constant"]
+
+
+def test_dry_run_shows_phase_budgets_in_tokens_not_fractions():
+    from recipes.commands import _phase_tokens
+
+    assert _phase_tokens({"total_tokens": 245760}, {"fraction": 0.25}) == 61440
+    assert _phase_tokens({"total_tokens": 1000}, {"tokens": 300, "fraction": 0.5}) == 300
+    assert _phase_tokens({}, {"fraction": 0.5}) == "-"  # no budget to take a fraction of
