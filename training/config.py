@@ -107,6 +107,54 @@ class DataConfig(_Strict):
         "'sources' also streams the sources one after another in the plan's order; 'auto' is "
         "'documents' when the plan has a curriculum (its tier column) and 'off' otherwise",
     )
+    position_ids: Literal["document", "sequence"] = Field(
+        "document",
+        description="packing: 'document' restarts position ids at each document start (attention stays "
+        "inside each document); 'sequence' runs them 0..seq_len-1 across the packed sequence (plain "
+        "causal attention over neighbouring documents)",
+    )
+    position_ids_by_phase: dict[int, Literal["document", "sequence"]] = Field(
+        default_factory=dict, description="per plan phase override of position_ids, e.g. {2: sequence}"
+    )
+
+
+class WandbConfig(_Strict):
+    """Weights & Biases run (the `wandb` package: `pip install midtrain[wandb]`)."""
+
+    project: str = Field("midtrain", description="W&B project")
+    entity: str | None = Field(None, description="W&B team or user; default: the logged-in user's")
+    name: str | None = Field(None, description="run name; default: the run_dir's folder name")
+    group: str | None = Field(None, description="W&B group (e.g. the seeds of one soup)")
+    tags: list[str] = Field(default_factory=list, description="W&B tags")
+    mode: Literal["offline", "online", "disabled"] = Field(
+        "offline", description="offline writes RUN/wandb/ only (`wandb sync` uploads it later)"
+    )
+
+
+class TrackingConfig(_Strict):
+    """Experiment trackers fed the same values as metrics.jsonl (and the resolved config)."""
+
+    tensorboard: bool = Field(False, description="write TensorBoard event files to RUN/tensorboard/")
+    wandb: WandbConfig | None = Field(None, description="log to Weights & Biases (null: off)")
+
+
+class AveragingConfig(_Strict):
+    """Weights averaged while training, exported as their own HF model (RUN/hf/average)."""
+
+    last_steps: int | Literal["decay"] = Field(
+        description="average the weights after each of the last N optimizer steps; 'decay' = the "
+        "scheduler's decay window (WSD decay, or the whole run for linear/cosine/anneal)"
+    )
+    every_steps: int = Field(1, gt=0, description="take one snapshot every K steps of the window")
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="exponential moving average over the window instead of a uniform mean"
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> AveragingConfig:
+        if isinstance(self.last_steps, int) and self.last_steps < 1:
+            raise ValueError(f"averaging.last_steps: must be >= 1 or 'decay', got {self.last_steps}")
+        return self
 
 
 class CheckpointConfig(_Strict):
@@ -144,6 +192,8 @@ class TrainConfig(_Strict):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    averaging: AveragingConfig | None = Field(None, description="average weights while training (null: off)")
     seed: int = Field(0, description="model init, data order and RNG seed")
     log_every: int = Field(10, gt=0, description="steps between metrics.jsonl lines")
     device: Literal["auto", "cpu", "cuda"] = Field("auto")

@@ -341,7 +341,7 @@ class Trainer:
             config.scheduler, max_steps=self.max_steps, peak_lr=peak_lr, last_phase_start_step=last_start
         )
         self.peak_flops = mx.device_peak_flops(d.device, config.peak_flops)
-        self.callbacks = callbacks if callbacks is not None else default_callbacks()
+        self.callbacks = callbacks if callbacks is not None else default_callbacks(config)
         if d.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             setup.write_run_record(
@@ -358,8 +358,23 @@ class Trainer:
             )
 
 
-def default_callbacks() -> list[cb.Callback]:
-    return [cb.MetricsLogger(), cb.ProgressBar(), cb.CheckpointSaver(), cb.HFExporter(), cb.Plotter()]
+def default_callbacks(config: TrainConfig | None = None) -> list[cb.Callback]:
+    """The standard callbacks, plus the trackers (``tracking``) and the averager (``averaging``)
+    the config asks for; the averager runs before CheckpointSaver so a checkpoint includes its step."""
+    from training.trainer.averaging import WeightAverager
+    from training.trainer.tracking import tracking_callbacks
+
+    trackers = tracking_callbacks(config.tracking) if config is not None else []
+    averager = [WeightAverager(config.averaging)] if config is not None and config.averaging else []
+    return [
+        cb.MetricsLogger(),
+        *trackers,
+        cb.ProgressBar(),
+        *averager,
+        cb.CheckpointSaver(),
+        cb.HFExporter(),
+        cb.Plotter(),
+    ]
 
 
 def train(config: TrainConfig, *, loader_factory=None, callbacks=None) -> TrainResult:
