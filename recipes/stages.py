@@ -46,7 +46,10 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
             atomic=False,
         )
     )
-    tokens_key = stage_key("tokenize", tokenize_section(recipe), curate_key)
+    tokenize = tokenize_section(recipe)
+    # a tokenizer file rewritten in place must retokenize: its fingerprint is in the key
+    tokenizer_fp = weights_fingerprint(tokenize["tokenizer"]) if tokenize.get("tokenizer") else None
+    tokens_key = stage_key("tokenize", tokenize, tokenizer_fp, curate_key)
     stages.append(
         Stage("tokenize", "tokenize", tokens_key, root / "tokens", lambda out: _tokenize(recipe, root, out))
     )

@@ -106,6 +106,8 @@ def weights_fingerprint(location: str) -> dict[str, Any]:
     names are their own fingerprint (a revision pin belongs in the name).
     """
     path = Path(location).expanduser()
+    if path.is_file():
+        return {path.name: [path.stat().st_size, path.stat().st_mtime_ns]}
     if not path.is_dir():
         return {"name": location}
     suffixes = (".safetensors", ".bin", ".distcp", ".pt", ".json", ".metadata")

@@ -127,3 +127,15 @@ def test_an_init_folder_that_is_neither_hf_nor_dcp_fails_before_any_stage(tmp_pa
         run_recipe(recipe, tmp_path / "out")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "out").exists()  # nothing ran, nothing written
+
+
+def test_a_tokenizer_rewritten_in_place_retokenizes(tmp_path):
+    from training.trainer.testing import write_tokenizer
+
+    tokenizer = write_tokenizer(tmp_path / "tok" / "tokenizer.json", 64)
+    recipe = _demo(f"tokenize.tokenizer={tokenizer}")
+    first = _run(recipe, tmp_path / "run")
+    assert "tokenize" in first
+    write_tokenizer(tokenizer, 80)  # same path, another vocabulary
+    again = _run(recipe, tmp_path / "run")
+    assert again[0] == "tokenize" and "curate" not in again
