@@ -316,7 +316,11 @@ def evaluated_models(recipe: RecipeConfig, root: Path) -> dict[str, Path]:
     if recipe.base is not None:
         models["base"] = final_hf_dir(root / "base" / "run")
     elif recipe.model.get("init_from"):
-        models["base"] = Path(recipe.model["init_from"])
+        base = Path(recipe.model["init_from"])
+        if (base / ".metadata").is_file():  # a DCP checkpoint: evaluate its HF export of the same step
+            exported = base.parent.parent / "hf" / base.name
+            base = exported if (exported / "config.json").is_file() else base
+        models["base"] = base
     for name, spec in recipe.runs.items():
         for seed in spec.seeds:
             label = name if len(spec.seeds) == 1 else f"{name}/seed{seed}"
