@@ -7,6 +7,7 @@ own level; cases that need namespaces or a root evaluator say so and are skipped
 from __future__ import annotations
 
 import os
+import random
 import resource
 import socket
 import threading
@@ -63,32 +64,39 @@ def test_correct_program_passes_at_every_level(level):
 
 
 GRANDCHILD = """
-import os, sys, time
+import os, time
 if os.fork() == 0:
     os.setsid()
-    if os.fork() == 0:  # a daemon: new session, orphaned, holds stdout and stderr
-        while True:
-            try:
-                open({marker!r}, "a").write("x")
-            except OSError:
-                pass
-            sys.stdout.write("y"); sys.stdout.flush()
-            time.sleep(0.1)
+    if os.fork() == 0:  # a daemon: new session, orphaned, holding stdout and stderr
+        os.execv("/bin/sleep", ["sleep", "{seconds}"])
     os._exit(0)
 time.sleep(0.5)
 {tail}
 """
 
 
+def _alive(seconds: str) -> list[int]:
+    """Pids whose command line is exactly ``sleep <seconds>`` (the test's unique daemon)."""
+    wanted = f"sleep\0{seconds}\0".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if Path(f"/proc/{name}/cmdline").read_bytes() == wanted:
+                    found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir() or not Path("/bin/sleep").exists(), reason="Linux /proc")
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("tail", ["", "time.sleep(120)"], ids=["returns", "hangs"])
-def test_setsid_grandchild_holding_pipes_is_killed_and_timeout_holds(level, tail, tmp_path):
-    if os.geteuid() == 0 and level == "process" and not _hidden_interpreter():
-        tmp_path.chmod(0o777)  # the dropped uid must be able to write the marker to show it runs
-    marker = tmp_path / "alive.txt"
+def test_setsid_grandchild_holding_pipes_is_killed_and_timeout_holds(level, tail):
+    seconds = f"{random.randint(10**6, 10**7)}.25"  # a command line no other process has
     start = time.monotonic()
     result = run_program(
-        GRANDCHILD.format(marker=str(marker), tail=tail), timeout_s=3, max_processes=64, level=level
+        GRANDCHILD.format(seconds=seconds, tail=tail), timeout_s=3, max_processes=64, level=level
     )
     elapsed = time.monotonic() - start
     assert elapsed < 3 + 2.5, f"timeout did not hold: {elapsed:.1f}s"
@@ -96,9 +104,22 @@ def test_setsid_grandchild_holding_pipes_is_killed_and_timeout_holds(level, tail
         assert not result.passed and result.reason == "timeout after 3s"
     else:
         assert result.passed, result
-    size = marker.stat().st_size if marker.exists() else 0
-    time.sleep(0.6)
-    assert (marker.stat().st_size if marker.exists() else 0) == size, "a grandchild outlived the run"
+    time.sleep(0.3)
+    assert _alive(seconds) == [], "the setsid daemon outlived the run"
+
+
+def test_the_daemon_probe_sees_a_live_daemon():
+    """Control for the test above: ``_alive`` finds such a process while it runs."""
+    import subprocess
+
+    seconds = f"{random.randint(10**6, 10**7)}.75"
+    daemon = subprocess.Popen(["sleep", seconds], executable="/bin/sleep", start_new_session=True)
+    try:
+        time.sleep(0.2)
+        assert _alive(seconds) == [daemon.pid]
+    finally:
+        daemon.kill()
+        daemon.wait()
 
 
 @pytest.mark.parametrize("level", LEVELS)
