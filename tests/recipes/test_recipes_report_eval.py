@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from recipes.claims import check_claims  # noqa: E402
-from recipes.report import plot_loss_curves  # noqa: E402
+from recipes.report_plots import plot_loss_curves  # noqa: E402
 
 
 def _frame(losses):
@@ -93,7 +93,7 @@ def test_loss_curves_with_a_base_mark_the_anneal_start(tmp_path, monkeypatch):
 
 
 def test_one_lr_line_per_schedule_naming_its_runs():
-    from recipes.report import _plot_schedules
+    from recipes.report_plots import _plot_schedules
 
     constant = _metrics(20).with_columns(lr=pl.lit(3e-3))
     metrics = {
