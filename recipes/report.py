@@ -14,7 +14,7 @@ import polars as pl
 
 from recipes.claims import check_claims, read_metrics
 from recipes.config import RecipeConfig
-from recipes.report_plots import plot_decay_vs_constant, plot_loss_curves
+from recipes.report_plots import colors_of_runs, plot_decay_vs_constant, plot_loss_curves
 from recipes.runner import RunDir
 from recipes.stages import evaluated_models
 
@@ -196,7 +196,8 @@ def _claims(recipe: RecipeConfig, root: Path, out: Path) -> str:
         ]
         text += f"- {claim.name}: {verdict}. {claim.detail}.\n"
     if decay_metrics is not None and constant_metrics is not None:
-        plot_decay_vs_constant(decay_metrics, constant_metrics, decay_run, constant_run, out)
+        colors = colors_of_runs(["base", *recipe.runs])  # as in loss_curves.png
+        plot_decay_vs_constant(decay_metrics, constant_metrics, decay_run, constant_run, out, colors)
         text += "\n![decay vs constant LR](decay_vs_constant.png)\n"
     return text
 

@@ -25,11 +25,7 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
     """
     has_base = "base" in metrics
     base_end = int(metrics["base"]["step"].max()) if has_base else 0
-    runs = list(dict.fromkeys(label.split("/seed")[0] for label in metrics))
-    others = [name for name in runs if name != "base"]
-    run_colors = {name: _RUN_COLORS[i % len(_RUN_COLORS)] for i, name in enumerate(others)} | {
-        "base": "black"
-    }
+    run_colors = colors_of_runs(list(dict.fromkeys(label.split("/seed")[0] for label in metrics)))
     domain_runs = [label for label, m in metrics.items() if any(c.startswith("loss/") for c in m.columns)]
     rows = 2 if domain_runs else 1
     fig = plt.figure(figsize=(13, 4.4 * rows))
@@ -84,6 +80,12 @@ def plot_loss_curves(metrics: dict[str, pl.DataFrame], path: Path) -> Path:
 _RUN_COLORS = ["#1b9e77", "#7570b3", "#e7298a", "#e6ab02", "#a6761d", "#666666", "#d95f02", "#66a61e"]
 
 
+def colors_of_runs(runs: list[str]) -> dict[str, str]:
+    """Run name -> colour, the same in every plot of a report (base is black)."""
+    others = [name for name in runs if name != "base"]
+    return {name: _RUN_COLORS[i % len(_RUN_COLORS)] for i, name in enumerate(others)} | {"base": "black"}
+
+
 def _plot_schedules(ax, metrics: dict[str, pl.DataFrame], base_end: int, run_colors: dict) -> None:
     """One LR line per distinct schedule, labelled with every run that follows it (seeds share one)."""
     schedules: dict[tuple, list[str]] = {}
@@ -114,7 +116,9 @@ def _phase_lines(ax, frame: pl.DataFrame, offset: int, color) -> None:
         ax.axvline(step + offset, color=color, ls=":", lw=0.9)
 
 
-def plot_decay_vs_constant(decay, constant, decay_name, constant_name, out: Path) -> None:
+def plot_decay_vs_constant(
+    decay, constant, decay_name, constant_name, out: Path, colors: dict | None = None
+) -> None:
     """Both runs' training loss on the same batches, and their gap next to the LRs."""
     paired = paired_training_gap(decay, constant)
     if paired.height == 0:
@@ -122,7 +126,8 @@ def plot_decay_vs_constant(decay, constant, decay_name, constant_name, out: Path
     steps = paired["step"].to_numpy()
     fig, (ax_loss, ax_gap) = plt.subplots(1, 2, figsize=(12, 4.2))
     for column, label in (("loss_constant", constant_name), ("loss_decay", decay_name)):
-        ax_loss.plot(steps, paired[column].to_numpy(), lw=0.6, alpha=0.35)
+        color = (colors or {}).get(label)
+        ax_loss.plot(steps, paired[column].to_numpy(), lw=0.6, alpha=0.35, color=color)
         smooth = paired[column].ewm_mean(alpha=0.15).to_numpy()
         ax_loss.plot(steps, smooth, lw=1.8, label=f"{label} (EMA)", color=ax_loss.lines[-1].get_color())
     ax_loss.set(xlabel="anneal step", ylabel="training loss (nats)", title="Same batches, two LR schedules")
