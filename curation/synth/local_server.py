@@ -12,7 +12,8 @@ the prompt; ``edu_grade`` grades the extract 0-5 by counting teaching words, in 
 so the grade parser is exercised. Prompts containing ``<<EMPTY>>`` get an empty answer, and
 ``<<LONG>>`` a ``finish_reason: length``, for the reject paths.
 
-``--count_file PATH`` appends one line per successful generation (tests count regenerations);
+``--count_file PATH`` (or the environment variable ``MIDTRAIN_SYNTH_COUNT_FILE``) appends one line
+per successful generation (tests count regenerations);
 the environment variable ``MIDTRAIN_SYNTH_FAIL_AFTER=N`` makes the server answer 500 after N
 generations (tests simulate a crash that kills the task).
 """
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         model = RuleModel(args.model.removeprefix("rule:"))
     else:
         model = HFModel(args.model, args.device, args.threads, args.max_context)
-    batcher = Batcher(model, args.batch_size, args.batch_wait_ms / 1000, args.count_file)
+    count_file = args.count_file or os.environ.get("MIDTRAIN_SYNTH_COUNT_FILE") or None
+    batcher = Batcher(model, args.batch_size, args.batch_wait_ms / 1000, count_file)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(batcher, model, args.model))
     server.daemon_threads = True
     print(f"Application startup complete: {args.model} on http://127.0.0.1:{args.port}", flush=True)

@@ -1,14 +1,15 @@
 """The synthesis stages of a curation run, appended after the report stage.
 
-1. ``synth_gen_<output>`` (one per job, ``executor.tasks`` tasks): read ``DIR/curated/<source>``
+1. ``gen_<output>`` (one per job, ``executor.tasks`` tasks): read ``DIR/curated/<source>``
    (deduplicated and decontaminated, held-out slice excluded), run datatrove's
    ``InferenceRunner`` with chunked checkpoints and its request cache, write the raw rollouts.
-2. ``synth_write``: rollouts -> synthetic documents (rejects counted), decontamination again,
+2. ``write``: rollouts -> synthetic documents (rejects counted), decontamination again,
    per-source sums, ``curated/<output>/`` in the synthesis work folder.
-3. ``synth_report`` (1 task): publish ``DIR/curated/<output>/``, add the outputs to
+3. ``report`` (1 task): publish ``DIR/curated/<output>/``, add the outputs to
    ``DIR/inventory.parquet`` (column ``synthetic``), write ``DIR/reports/synthesis.json``.
 
-Everything lives in ``work/<run hash>/synth/<synthesize hash>/``: the synthesize section is not
+Stages are named ``synth-<synthesize hash>-<stage>``; their files live in
+``work/<run hash>/synth/<synthesize hash>/``: the synthesize section is not
 part of the curation hash, so changing a prompt reruns synthesis, not dedup. A killed generation
 task resumes from its last finished chunk (datatrove's checkpoints): finished chunks are not
 generated again and their documents are not written twice.
@@ -42,6 +43,11 @@ def synth_work_dir(work: Path, synth: SynthesizeConfig) -> Path:
     return work / "synth" / synth.fingerprint()
 
 
+def stage_name(synth: SynthesizeConfig, what: str) -> str:
+    """``synth-<hash>-<what>``: the logging folder (and completion markers) follow the synthesize hash."""
+    return f"synth-{synth.fingerprint()}-{what}"
+
+
 def _local_params(model: str) -> int | None:
     """A rough parameter count from a local config.json (embeddings + 12 h^2 per layer)."""
     path = Path(model) / "config.json"
@@ -61,7 +67,6 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
     check_backend(synth.backend)
     sw = synth_work_dir(work, synth)
     tasks = config.executor.tasks
-    count_file = None
     stages = []
     jobs = {}
     for job in synth.jobs:
@@ -87,7 +92,7 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
         )
         runner = SynthRunner(
             rollout,
-            inference_config(synth.backend, synth.generation, count_file=count_file),
+            inference_config(synth.backend, synth.generation),
             JsonlWriter(str(sw / "raw" / out), output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
             checkpoints_local_dir=str(sw / "checkpoints" / out),
             records_per_chunk=synth.records_per_chunk,
@@ -99,7 +104,7 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
             limit=job.max_docs or -1,
             add_file_path=False,
         )
-        stages.append((f"synth_gen_{out}", [reader, runner], tasks))
+        stages.append((stage_name(synth, f"gen_{out}"), [reader, runner], tasks))
     write = [
         JsonlReader(str(sw / "raw"), glob_pattern="*/*.jsonl.gz", add_file_path=False),
         SyntheticDocs(jobs, str(sw / "removed"), str(sw / "summary")),
@@ -121,12 +126,20 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
         SourceStats(str(sw / "source_stats"), config.tokens.tokenizer_path),
         JsonlWriter(str(sw / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
     ]
-    stages.append(("synth_write", write, tasks))
+    stages.append((stage_name(synth, "write"), write, tasks))
     params = _local_params(synth.backend.model) if synth.backend.kind == "local" else None
     note = TOY_NOTE.format(n=params) if params is not None and params < TOY_PARAMS else None
     if synth.backend.model.startswith("rule:"):
         note = "the generator is a deterministic rule (a test backend), not a model"
-    stages.append(("synth_report", [SynthesisReport(str(sw), str(out_dir), str(work), jobs, note)], 1))
+    report = SynthesisReport(
+        str(sw),
+        str(out_dir),
+        str(work),
+        jobs,
+        note,
+        gen_stages={o: stage_name(synth, f"gen_{o}") for o in jobs},
+    )
+    stages.append((stage_name(synth, "report"), [report], 1))
     return stages
 
 
@@ -136,8 +149,11 @@ class SynthesisReport(PipelineStep):
     name = "🧪 Synthesis report"
     type = "📊 - STATS"
 
-    def __init__(self, synth_dir: str, out_dir: str, work_dir: str, jobs: dict, note: str | None):
+    def __init__(
+        self, synth_dir: str, out_dir: str, work_dir: str, jobs: dict, note: str | None, *, gen_stages: dict
+    ):
         super().__init__()
+        self.gen_stages = gen_stages  # output source -> its generation stage name (logs/<name>/stats)
         self.synth_dir, self.out_dir, self.work_dir = synth_dir, out_dir, work_dir
         self.jobs, self.note = jobs, note
 
@@ -180,7 +196,7 @@ class SynthesisReport(PipelineStep):
         sources = {}
         for name, row in zip(names, rows.iter_rows(named=True), strict=True):
             c = counts.get(name, {})
-            stats = load_stage_stats(work / "logs" / f"synth_gen_{name}")
+            stats = load_stage_stats(work / "logs" / self.gen_stages[name])
             seconds = _inference_seconds(stats)
             sources[name] = {
                 **self.jobs[name],

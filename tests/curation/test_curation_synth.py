@@ -1,0 +1,274 @@
+"""synthesize: config errors, end to end through datatrove's InferenceRunner, rejects, decont, resume.
+
+The rule backends (``rule:echo``) run the whole path (a server process started by datatrove's
+``custom`` server type, HTTP, checkpoints, request cache) without a model; one slow test runs a
+tiny random transformers model on CPU.
+"""
+
+import gzip
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from curation import CurationConfig, run_curation
+from curation.synth.config import SynthesizeConfig, SynthJob
+
+WORDS = [
+    "the",
+    "river",
+    "city",
+    "market",
+    "school",
+    "garden",
+    "people",
+    "morning",
+    "winter",
+    "library",
+    "bridge",
+    "music",
+    "story",
+    "village",
+]
+LEAK = "Janet has three apples and buys five more apples at the market on Sunday how many apples now"
+
+
+def _prose(rng: random.Random) -> str:
+    return " ".join(" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(6))
+
+
+def _config(root: Path, num_docs: int = 12, *, extra_docs=(), eval_sets=False, **synth) -> CurationConfig:
+    rng = random.Random(0)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "a.jsonl", "w") as f:
+        for i in range(num_docs):
+            f.write(json.dumps({"id": f"a{i}", "text": _prose(rng)}) + "\n")
+        for i, text in enumerate(extra_docs):
+            f.write(json.dumps({"id": f"x{i}", "text": _prose(rng) + " " + text}) + "\n")
+    data = {
+        "sources": [{"name": "a", "path": str(root / "a.jsonl"), "kind": "curated"}],
+        "executor": {"tasks": 1, "workers": 1},
+        "dedup": {"minhash": False},
+        "heldout": {"fraction": 0.0, "max_docs": 0},
+        "synthesize": {
+            "backend": {"kind": "local", "model": "rule:echo", "max_concurrent": 1},
+            "generation": {"max_new_tokens": 30},
+            "records_per_chunk": 4,
+            "jobs": [{"source": "a", "task": "rephrase", "style": "textbook"}],
+            **synth,
+        },
+    }
+    if eval_sets:
+        with open(root / "eval.jsonl", "w") as f:
+            f.write(json.dumps({"question": LEAK, "answer": "eight"}) + "\n")
+        data["decontamination"] = {
+            "eval_sets": [{"name": "gsm8k", "path": str(root / "eval.jsonl"), "format": "gsm8k"}]
+        }
+    return CurationConfig.model_validate(data)
+
+
+def _docs(folder: Path) -> list[dict]:
+    out = []
+    for f in sorted(folder.glob("*.jsonl.gz")):
+        with gzip.open(f, "rt") as fh:
+            out += [json.loads(line) for line in fh if line.strip()]
+    return out
+
+
+# -- config errors, before any work ------------------------------------------------------------
+
+
+def test_template_with_unknown_field_fails_with_the_field_name():
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['title'\]"):
+        SynthJob(source="a", task="custom", prompt_id="sum", prompt="Summarise {title}: {text}")
+    with pytest.raises(ValueError, match=r"must use \{text\}"):
+        SynthJob(source="a", task="custom", prompt_id="sum", prompt="Summarise {source}")
+    with pytest.raises(ValueError, match="needs both prompt"):
+        SynthJob(source="a", task="custom", prompt="{text}")
+    with pytest.raises(ValueError, match="style: only for task rephrase"):
+        SynthJob(source="a", task="qa", style="wiki")
+    assert SynthJob(source="a", task="rephrase").output_source == "a.rephrase_wiki"
+    assert SynthJob(source="a", task="custom", prompt_id="sum", prompt="{text}").output_source == "a.sum"
+
+
+def test_unknown_keys_and_duplicate_outputs_are_errors():
+    backend = {"kind": "local", "model": "rule:echo"}
+    with pytest.raises(ValueError, match="bogus"):
+        SynthesizeConfig.model_validate(
+            {"backend": backend, "jobs": [{"source": "a", "task": "qa"}], "bogus": 1}
+        )
+    with pytest.raises(ValueError, match="same output source"):
+        SynthesizeConfig.model_validate({"backend": backend, "jobs": [{"source": "a", "task": "qa"}] * 2})
+    with pytest.raises(ValueError, match="endpoint_url: needed"):
+        SynthesizeConfig.model_validate(
+            {"backend": {"kind": "endpoint", "model": "m"}, "jobs": [{"source": "a", "task": "qa"}]}
+        )
+
+
+@pytest.mark.parametrize(
+    ("backend", "jobs", "match"),
+    [
+        (
+            {"kind": "local", "model": "rule:echo"},
+            [{"source": "nope", "task": "qa"}],
+            "jobs.0.source: unknown source",
+        ),
+        ({"kind": "vllm", "model": "org/model"}, [{"source": "a", "task": "qa"}], "vllm is not installed"),
+        (
+            {"kind": "local", "model": "/no/such/model"},
+            [{"source": "a", "task": "qa"}],
+            "not a save_pretrained folder",
+        ),
+        (
+            {"kind": "endpoint", "model": "m", "endpoint_url": "http://127.0.0.1:9/v1"},
+            [{"source": "a", "task": "qa"}],
+            "is not reachable",
+        ),
+    ],
+)
+def test_bad_backend_or_source_fails_before_work_starts(tmp_path, backend, jobs, match):
+    pytest.importorskip("datatrove")
+    if backend["kind"] == "vllm":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is not None:
+            pytest.skip("vllm is installed here")
+    config = _config(tmp_path, backend=backend, jobs=jobs)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        run_curation(config, tmp_path / "out")
+    assert not (tmp_path / "out" / "inventory.parquet").exists()  # nothing ran
+
+
+# -- end to end with the rule backend ---------------------------------------------------------
+
+
+def test_synthetic_sources_flow_into_curated_and_inventory(tmp_path):
+    config = _config(
+        tmp_path,
+        jobs=[{"source": "a", "task": "rephrase", "style": "textbook"}, {"source": "a", "task": "qa"}],
+    )
+    result = run_curation(config, tmp_path / "out")
+    inv = result.inventory.sort("source")
+    assert inv["source"].to_list() == ["a", "a.qa", "a.rephrase_textbook"]
+    assert inv["synthetic"].to_list() == [False, True, True]
+    assert inv["parent_source"].to_list() == [None, "a", "a"]
+    assert inv.filter(inv["synthetic"])["num_docs"].to_list() == [12, 12]
+    docs = _docs(tmp_path / "out" / "curated" / "a.rephrase_textbook")
+    assert len(docs) == 12 and len({d["id"] for d in docs}) == 12
+    md = docs[0]["metadata"]
+    assert md["synthetic"] is True and md["source"] == "a.rephrase_textbook"
+    assert md["generator"] == "rule:echo" and md["prompt_id"] == "rephrase_textbook/v1"
+    assert md["parent_id"] in {f"a{i}" for i in range(12)} and md["parent_source"] == "a"
+    assert docs[0]["text"].endswith("Textbook section:")  # echo returns the prompt's tail
+    report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
+    assert report["sources"]["a.qa"]["parents"] == 12 and report["sources"]["a.qa"]["curated"] == 12
+    assert "deterministic rule" in report["note"]
+
+
+def test_empty_and_truncated_generations_are_counted_rejects(tmp_path):
+    config = _config(tmp_path, num_docs=6, extra_docs=["<<EMPTY>>", "<<LONG>>", "<<LONG>>"])
+    result = run_curation(config, tmp_path / "out")
+    row = result.inventory.filter(result.inventory["source"] == "a.rephrase_textbook")
+    assert row["num_docs"].item() == 6
+    report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
+    assert report["sources"]["a.rephrase_textbook"]["rejected"] == {"empty": 1, "truncated": 2}
+    removed = _docs(tmp_path / "out" / "removed" / "a.rephrase_textbook" / "synthesis")
+    assert sorted(d["metadata"]["filter_reason"] for d in removed) == ["empty", "truncated", "truncated"]
+
+
+def test_generations_go_through_decontamination_again(tmp_path):
+    # the custom prompt itself carries an eval item, so every generation (echoing the prompt's tail) leaks it
+    jobs = [{"source": "a", "task": "custom", "prompt_id": "leak", "prompt": "{text}\n" + LEAK}]
+    config = _config(tmp_path, num_docs=5, eval_sets=True, jobs=jobs)
+    result = run_curation(config, tmp_path / "out")
+    inv = result.inventory
+    assert inv.filter(inv["source"] == "a")["num_docs"].item() == 5  # parents were clean
+    assert inv.filter(inv["source"] == "a.leak")["num_docs"].item() == 0
+    report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
+    assert report["sources"]["a.leak"]["decontamination_dropped"] == 5
+    assert len(_docs(tmp_path / "out" / "removed" / "a.leak" / "decontamination")) == 5
+
+
+def test_changing_a_prompt_reruns_synthesis_not_curation(tmp_path):
+    config = _config(tmp_path, num_docs=4)
+    run_curation(config, tmp_path / "out")
+    works = list((tmp_path / "out" / "work").iterdir())
+    data = config.model_dump(mode="json")
+    data["synthesize"]["jobs"] = [{"source": "a", "task": "qa"}]
+    result = run_curation(CurationConfig.model_validate(data), tmp_path / "out")
+    assert list((tmp_path / "out" / "work").iterdir()) == works  # same curation work folder
+    assert sorted(result.inventory["source"].to_list()) == ["a", "a.qa"]  # old output removed
+    assert not (tmp_path / "out" / "curated" / "a.rephrase_textbook").exists()
+
+
+# -- resume -----------------------------------------------------------------------------------
+
+
+def _count(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_killed_generation_resumes_without_regenerating_finished_chunks(tmp_path, monkeypatch):
+    counter = tmp_path / "generations.txt"
+    monkeypatch.setenv("MIDTRAIN_SYNTH_COUNT_FILE", str(counter))
+    monkeypatch.setenv("MIDTRAIN_SYNTH_FAIL_AFTER", "6")  # the server dies after 6 generations
+    config = _config(tmp_path, num_docs=12)  # chunks of 4 documents
+    with pytest.raises(Exception):  # noqa: B017 (the task's own error, whatever datatrove wraps it in)
+        run_curation(config, tmp_path / "out")
+    assert _count(counter) == 6
+    work = next((tmp_path / "out" / "work").iterdir())
+    synth = next((work / "synth").iterdir())
+    stages = {p.name.split("-", 2)[2]: p for p in (work / "logs").glob(f"synth-{synth.name}-*")}
+    assert not (stages["gen_a.rephrase_textbook"] / "completions" / "00000").exists()
+    assert (synth / "checkpoints" / "a.rephrase_textbook" / "last_chunk" / "00000.txt").read_text() == "0"
+
+    monkeypatch.delenv("MIDTRAIN_SYNTH_FAIL_AFTER")
+    result = run_curation(config, tmp_path / "out")
+    assert _count(counter) == 12  # the 6 finished documents (one whole chunk) were not generated again
+    docs = _docs(tmp_path / "out" / "curated" / "a.rephrase_textbook")
+    assert sorted(d["metadata"]["parent_id"] for d in docs) == sorted(f"a{i}" for i in range(12))
+    assert (
+        result.inventory.filter(result.inventory["source"] == "a.rephrase_textbook")["num_docs"].item() == 12
+    )
+
+    # a lost completion marker: the runner's checkpoints say every chunk is done, nothing is regenerated
+    for stage in stages.values():
+        (stage / "completions" / "00000").unlink()
+    result = run_curation(config, tmp_path / "out")
+    assert _count(counter) == 12
+    docs = _docs(tmp_path / "out" / "curated" / "a.rephrase_textbook")
+    assert len(docs) == 12 and len({d["id"] for d in docs}) == 12
+
+
+# -- the real CPU path: a tiny transformers model ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_transformers_model_generates_through_the_local_server(tmp_path, monkeypatch):
+    from curation.synth.tiny import write_tiny_generator
+
+    counter = tmp_path / "generations.txt"
+    monkeypatch.setenv("MIDTRAIN_SYNTH_COUNT_FILE", str(counter))
+    rng = random.Random(1)
+    model = write_tiny_generator(tmp_path / "gen", [_prose(rng) for _ in range(40)], vocab_size=400)
+    config = _config(
+        tmp_path,
+        num_docs=6,
+        backend={"kind": "local", "model": str(model), "batch_size": 4, "max_concurrent": 4},
+        generation={"max_new_tokens": 12, "temperature": 0.0},
+        keep_truncated=True,
+        min_output_chars=1,  # greedy random weights repeat one short token
+        jobs=[{"source": "a", "task": "solve"}],
+    )
+    result = run_curation(config, tmp_path / "out")
+    assert _count(counter) == 6
+    docs = _docs(tmp_path / "out" / "curated" / "a.solve")
+    assert len(docs) == 6
+    assert all("\n\nSolution:\n" in d["text"] for d in docs)  # solve keeps the problem, then the solution
+    report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
+    assert "writes little of value" in report["note"]
+    assert 0 < report["sources"]["a.solve"]["completion_tokens"] <= 6 * 12
+    assert result.inventory.filter(result.inventory["source"] == "a.solve")["synthetic"].item()
+    shutil.rmtree(tmp_path / "gen")
