@@ -115,7 +115,7 @@ def fast_cleanliness(text: str) -> tuple[int, int]:
 # ---- ASCII documents without boilerplate (most of them): one compiled pass -------------------
 
 _BOILERPLATE_HINTS = (
-    "click here", "subscribe to", "sign up ", "log", "cookie", "privacy policy", "terms of ",
+    "click here", "subscribe to", "sign up ", "login to", "log in to", "cookie", "privacy policy", "terms of ",
     "all rights reserved", "share this", "follow us on", "read more", "advertisement", "skip to ",
     "powered by", "related post", "leave a ",
 )  # fmt: skip

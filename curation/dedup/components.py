@@ -45,6 +45,23 @@ def union_pairs(parent, a, b):
 
 
 @nb.njit(cache=True)
+def _union_dups(parent, raw, offsets):
+    """:func:`union_pairs` of ``.dups`` rows (file, doc, file, doc); rows marked as index matches skipped."""
+    count = 0
+    for i in range(raw.shape[0]):
+        if raw[i, 0] == _SENTINEL:
+            continue
+        a = _find(parent, offsets[raw[i, 0]] + raw[i, 1])
+        b = _find(parent, offsets[raw[i, 2]] + raw[i, 3])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+        count += 1
+    return count
+
+
+@nb.njit(cache=True)
 def _flatten(parent):
     for i in range(len(parent)):
         parent[i] = _find(parent, i)
@@ -68,15 +85,11 @@ class Components:
         offs = offsets.astype(self.dtype)
         for start in range(0, total, chunk_pairs):
             raw = np.fromfile(path, dtype="<u4", count=4 * min(chunk_pairs, total - start), offset=16 * start)
-            raw = raw.reshape(-1, 4)
-            raw = raw[raw[:, 0] != _SENTINEL]  # index matches (none here)
-            a = offs[raw[:, 0]] + raw[:, 1].astype(self.dtype)
-            b = offs[raw[:, 2]] + raw[:, 3].astype(self.dtype)
-            self.union(a, b)
+            self.num_pairs += _union_dups(self.parent, raw.reshape(-1, 4), offs)
 
     def union_equal(self, keys: np.ndarray) -> int:
         """Join documents with equal ``keys`` (exact text hashes); returns the number of pairs."""
-        order = np.argsort(keys, kind="stable").astype(self.dtype)
+        order = np.argsort(keys).astype(self.dtype)  # any order among equal keys joins them alike
         same = keys[order[1:]] == keys[order[:-1]]
         a, b = order[:-1][same], order[1:][same]
         self.union(a, b)
