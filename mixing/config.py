@@ -70,6 +70,12 @@ class PhaseConfig(_Model):
     seq_len: int | None = Field(
         None, gt=0, description="sequence length in this phase; default: MixConfig.seq_len"
     )
+    max_synthetic_share: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="cap on the synthetic sources' share of this phase; default: MixConfig's",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PhaseConfig:
@@ -139,6 +145,13 @@ class MixConfig(_Model):
         default_factory=dict, description="per-source epoch caps overriding max_epochs"
     )
     max_source_share: float = Field(1.0, gt=0.0, le=1.0, description="cap on any source's share of a phase")
+    max_synthetic_share: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="cap on the share of a phase drawn from synthetic sources (inventory column "
+        "`synthetic`), every phase; PhaseConfig.max_synthetic_share overrides it per phase",
+    )
     min_source_tokens: int = Field(
         0, ge=0, description="a source drawn in a phase draws at least this many tokens there"
     )

@@ -73,6 +73,7 @@ def plan_mixture_report(
     sizes = inv["num_tokens"].to_numpy()
     max_epochs = np.array([config.source_max_epochs.get(s, config.max_epochs) for s in sources])
     general = np.isin(domains, config.general_domains)
+    synthetic = inv["synthetic"].to_numpy().astype(bool)
     order, report.curriculum_key = curriculum_order(inv, config.curriculum)
     tier_column = {"difficulty": "mean_difficulty", "quality": "mean_quality"}.get(report.curriculum_key)
     tier = inv[tier_column] if tier_column else pl.Series([None] * inv.height, dtype=pl.Float64)
@@ -103,6 +104,12 @@ def plan_mixture_report(
             min_general_share=config.min_general_share,
             min_seq=-(-config.min_source_tokens // spec.seq_len),
             mode=config.resolve,
+            synthetic=synthetic,
+            max_synthetic_share=(
+                spec.config.max_synthetic_share
+                if spec.config.max_synthetic_share is not None
+                else config.max_synthetic_share
+            ),
         )
         alloc = solve_phase(problem)
         report.changes.extend(problem.changes)
@@ -143,6 +150,10 @@ def _phase_frame(
     floor_moved = any("min_general_share" in c for c in problem.changes)
     if floor_moved:
         constraint = np.where(constraint == "rebalanced", "min_general_share", constraint)
+    if any("max_synthetic_share" in c for c in problem.changes):
+        constraint = np.where(
+            problem.synthetic & (constraint == "rebalanced"), "max_synthetic_share", constraint
+        )
     n = inv.height
     return pl.DataFrame(
         {

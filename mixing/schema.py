@@ -18,7 +18,8 @@ are null when the config has no ``tokens_per_step``.
 Extra columns (after ``PLAN_COLUMNS``; readers must not require them):
 ``target_share`` (the share the phase asked for before constraints and rounding), ``constraint``
 (null, or why ``share`` moved from ``target_share`` by a sequence or more: ``max_epochs``,
-``max_source_share``, ``min_general_share``, ``min_source_tokens``, ``rebalanced``),
+``max_source_share``, ``min_general_share``, ``min_source_tokens``, ``max_synthetic_share``,
+``rebalanced``),
 ``unique_tokens`` (the inventory's ``num_tokens`` of the source), ``tier`` (the curriculum key
 value: mean difficulty or quality; null when none) and ``seed`` (the data-order seed; soup plans
 differ only in it).

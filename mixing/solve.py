@@ -2,7 +2,8 @@
 
 Constraints (all in whole sequences of the phase): each source's draw is at most its cap (the
 smaller of the epoch cap left and ``max_source_share``), the general domains together draw at least
-``min_general_share`` of the phase, and a source drawn at all draws at least ``min_source_tokens``.
+``min_general_share`` of the phase, a source drawn at all draws at least ``min_source_tokens``, and
+the synthetic sources together draw at most ``max_synthetic_share`` of the phase.
 
 ``resolve='error'`` raises on the first violated constraint, naming it and the shortfall in tokens
 (a miss of under one sequence is rounding, not a violation). ``resolve='auto'`` re-solves:
@@ -40,6 +41,8 @@ class PhaseProblem:
     mode: str  # 'error' | 'auto'
     changes: list[str] = field(default_factory=list)
     dropped: np.ndarray | None = None  # bool, sources dropped by min_source_tokens
+    synthetic: np.ndarray | None = None  # bool, sources capped by max_synthetic_share
+    max_synthetic_share: float = 1.0
 
     @property
     def caps(self) -> np.ndarray:
@@ -93,6 +96,16 @@ def _check_capacity(p: PhaseProblem) -> None:
             f"{_fmt_tokens(general_cap * p.seq_len)} under max_epochs/max_source_share "
             f"(shortfall {_fmt_tokens((floor_seq - general_cap) * p.seq_len)})"
         )
+    if p.synthetic is not None and p.synthetic.any() and p.max_synthetic_share < 1.0:
+        need = (1.0 - p.max_synthetic_share) * p.budget_seq
+        real_cap = float(caps[~p.synthetic].sum())
+        if real_cap + 1.0 < need:  # under one sequence is rounding
+            raise ValueError(
+                f"phase {p.name!r}: max_synthetic_share {p.max_synthetic_share} leaves "
+                f"{_fmt_tokens(need * p.seq_len)} for the non-synthetic sources but they can give only "
+                f"{_fmt_tokens(real_cap * p.seq_len)} under max_epochs/max_source_share (shortfall "
+                f"{_fmt_tokens((need - real_cap) * p.seq_len)}); raise max_synthetic_share or the budget"
+            )
     total_cap = float(caps.sum())
     if total_cap < p.budget_seq:
         raise ValueError(
@@ -187,13 +200,70 @@ def _allocate(p: PhaseProblem, desired: np.ndarray) -> np.ndarray:
     return alloc
 
 
+def _apply_synthetic_cap(p: PhaseProblem, desired: np.ndarray) -> np.ndarray:
+    """Error mode: a desired synthetic share above the cap is an error; auto: scale it down."""
+    if p.synthetic is None or not p.synthetic.any() or p.max_synthetic_share >= 1.0:
+        return desired
+    share, cap = float(desired[p.synthetic].sum()), p.max_synthetic_share
+    excess = (share - cap) * p.budget_seq
+    if excess <= 1.0:  # under one sequence is rounding
+        return desired
+    if p.mode == "error":
+        raise ValueError(
+            f"phase {p.name!r}: max_synthetic_share {cap}: the synthetic sources get {share:.4f} of the "
+            f"phase (excess {_fmt_tokens(excess * p.seq_len)}); lower their targets or set resolve: auto"
+        )
+    desired = desired.copy()
+    desired[p.synthetic] *= cap / share
+    real = ~p.synthetic
+    if desired[real].sum() > 0:
+        desired[real] *= (1.0 - cap) / desired[real].sum()
+    else:  # only synthetic sources were wanted: spread the rest by capacity
+        caps = p.caps[real].astype(np.float64)
+        desired[real] = (1.0 - cap) * caps / caps.sum()
+    p.changes.append(
+        f"phase {p.name!r}: synthetic share {share:.4f} -> {cap:.4f} (max_synthetic_share); other sources scaled up"
+    )
+    return desired
+
+
+def _cap_synthetic_alloc(p: PhaseProblem, alloc: np.ndarray) -> np.ndarray:
+    """Move what the spill put on synthetic sources above the cap back onto the others' free room."""
+    if p.synthetic is None or not p.synthetic.any() or p.max_synthetic_share >= 1.0:
+        return alloc
+    cap = p.max_synthetic_share * p.budget_seq
+    total = float(alloc[p.synthetic].sum())
+    if total <= cap + 1.0:
+        return alloc
+    alloc = alloc.copy()
+    alloc[p.synthetic] *= cap / total
+    unmet = total - cap
+    # general sources first, as far as the general floor needs them, then everyone with room
+    deficit = p.min_general_share * p.budget_seq - float(alloc[p.general].sum())
+    for mask, amount in ((p.general, min(max(deficit, 0.0), unmet)), (np.ones_like(p.general), None)):
+        room = np.where(p.synthetic | ~mask, 0.0, np.clip(p.caps - alloc, 0.0, None))
+        amount = unmet if amount is None else amount
+        if amount > _EPS and room.sum() > 0:
+            extra, left = water_fill(room, room, amount)
+            alloc += extra
+            unmet -= amount - left
+    if unmet > 1.0:
+        raise ValueError(
+            f"phase {p.name!r}: max_synthetic_share {p.max_synthetic_share}: the other constraints put "
+            f"{_fmt_tokens(total * p.seq_len)} on synthetic sources and the rest cannot take "
+            f"{_fmt_tokens(unmet * p.seq_len)} of it"
+        )
+    return alloc
+
+
 def solve_phase(p: PhaseProblem) -> np.ndarray:
     """Return real-valued sequences per source (sum = budget) satisfying every constraint."""
     _check_capacity(p)
-    desired = _apply_floor(p, p.desired)
+    desired = _apply_synthetic_cap(p, p.desired)
+    desired = _apply_floor(p, desired)
     if p.mode == "error":
         _check_caps(p, desired)
-    alloc = _allocate(p, desired)
+    alloc = _cap_synthetic_alloc(p, _allocate(p, desired))
     if p.min_seq > 1:
         for _ in range(len(desired)):
             small = (alloc > _EPS) & (alloc < p.min_seq - _EPS)
@@ -220,8 +290,8 @@ def solve_phase(p: PhaseProblem) -> np.ndarray:
             desired /= desired.sum()
             p.epoch_cap_seq = np.where(small, 0, p.epoch_cap_seq)  # keep spills off dropped sources
             _check_capacity(p)
-            desired = _apply_floor(p, desired)
-            alloc = _allocate(p, desired)
+            desired = _apply_floor(p, _apply_synthetic_cap(p, desired))
+            alloc = _cap_synthetic_alloc(p, _allocate(p, desired))
     _record_changes(p, desired, alloc)
     return alloc
 
