@@ -1,0 +1,310 @@
+"""Mutation testing driver: mutmut 3 over midtrain's core modules, each with its own fast tests.
+
+    python scripts/mutation.py [MODULE ...] [--max-children N] [--sample N --seed S] [--list]
+
+For each module it makes a scratch copy of the repository under ``.mutation/<module>/`` (a
+snapshot, so edits made in the working tree while it runs do not leak into a run, and mutmut's
+``mutants/`` copy never lands in the working tree), writes a ``setup.cfg`` with the ``[mutmut]``
+section for that module only (the files to mutate, the test files that cover them, ``-m "not
+slow"``), runs ``mutmut run`` there and reads mutmut's per-mutant results back.
+
+A surviving mutant that has been read and judged equivalent (it cannot change behaviour) is
+listed in ``scripts/mutation_equivalent.txt`` (one mutmut mutant name per line, ``# why`` after
+it); the score is killed / (mutants - equivalent). Results go to ``bench/mutation_results.json``
+(merged per module, so modules can be run one at a time) and a table is printed.
+
+Not part of CI: a module takes minutes, the set takes about an hour on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+RESULTS = ROOT / "bench" / "mutation_results.json"
+EQUIVALENT = ROOT / "scripts" / "mutation_equivalent.txt"
+PACKAGES = ["curation", "mixing", "training", "evaluation", "recipes"]
+
+# Tests left out of a module's run, with why (a flaky test makes mutmut's clean run fail).
+DESELECT: dict[str, list[str]] = {
+    # Hypothesis draws zero weights; a zero-weight source wins ties (see the xfail in
+    # tests/mixing/test_mixing_mutation_guards.py), so this fails for some draws. The
+    # guards file checks the same property on positive weights, deterministically.
+    "mixing": ["tests/mixing/test_mixing_greedy.py::test_matches_loop_and_counts_stay_within_one"],
+}
+
+# module -> (files mutated, fast test files that cover them). Each module is run with its own
+# tests only; slow tests are deselected with -m "not slow" (a fast test covers each behaviour).
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "mixing": (
+        ["mixing/solve.py", "mixing/greedy.py", "mixing/apportion.py"],
+        [
+            "tests/mixing/test_mixing_arithmetic.py",
+            "tests/mixing/test_mixing_errors.py",
+            "tests/mixing/test_mixing_greedy.py",
+            "tests/mixing/test_mixing_planner.py",
+            "tests/mixing/test_mixing_properties.py",
+            "tests/mixing/test_mixing_mutation_guards.py",
+        ],
+    ),
+    "dedup": (
+        ["curation/dedup/cluster.py", "curation/dedup/filter.py"],
+        ["tests/curation/test_curation_dedup.py", "tests/curation/test_curation_dedup_mutation_guards.py"],
+    ),
+    "decont": (
+        ["curation/decont/filter.py", "curation/decont/ngrams.py"],
+        ["tests/curation/test_curation_decont.py", "tests/curation/test_curation_decont_mutation_guards.py"],
+    ),
+    "eval_loss": (
+        ["evaluation/loss.py"],
+        ["tests/evaluation/test_eval_loss.py", "tests/evaluation/test_eval_loss_mutation_guards.py"],
+    ),
+    "recipes": (
+        ["recipes/stages.py", "recipes/runner.py"],
+        [
+            "tests/recipes/test_recipes_stage_keys.py",
+            "tests/recipes/test_recipes_runner.py",
+            "tests/recipes/test_recipes_mutation_guards.py",
+        ],
+    ),
+    "loader": (
+        ["training/data/loader.py"],
+        ["tests/training/test_training_loader.py", "tests/training/test_training_loader_mutation_guards.py"],
+    ),
+    "trainer": (
+        ["training/trainer/loop.py", "training/trainer/checkpoint.py"],
+        [
+            "tests/training/test_training_trainer.py",
+            "tests/training/test_training_checkpoint.py",
+            "tests/training/test_training_loss_scaling_fast.py",
+        ],
+    ),
+}
+
+
+def status_of(code: int | None) -> str:
+    """mutmut's own reading of a mutant's exit code (killed, survived, timeout, segfault, ...)."""
+    from mutmut.stats import status_by_exit_code
+
+    return status_by_exit_code[code]
+
+
+def load_equivalent() -> dict[str, str]:
+    out: dict[str, str] = {}
+    if EQUIVALENT.exists():
+        for line in EQUIVALENT.read_text().splitlines():
+            name, _, why = line.partition("#")
+            if name.strip():
+                out[name.strip()] = why.strip()
+    return out
+
+
+def snapshot(dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+    for name in [*PACKAGES, "tests"]:
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in ["pyproject.toml", "README.md"]:
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def write_config(dest: Path, module: str, files: list[str], tests: list[str]) -> None:
+    tests = [t for t in tests if (ROOT / t).exists()]
+    lines = ["[mutmut]", "source_paths ="]
+    lines += [f"    {p}" for p in PACKAGES]
+    lines += ["only_mutate ="] + [f"    {f}" for f in files]
+    lines += ["pytest_add_cli_args_test_selection ="] + [f"    {t}" for t in tests]
+    # -p no:cacheprovider keeps the run from writing into the real tree's cache
+    lines += ["pytest_add_cli_args =", "    -m", "    not slow", "    -p", "    no:cacheprovider", "    -q"]
+    lines += ["    --hypothesis-seed=0"]
+    lines += [f"    --deselect={t}" for t in DESELECT.get(module, [])]
+    # forkserver: workers are forked from a process that imported and collected the tests but never
+    # ran one. Plain fork (from the process that ran the stats pass) deadlocks in a futex on the first
+    # mutant: polars' thread pool is not fork-safe. POLARS_MAX_THREADS=1 (run_module) keeps it safe.
+    lines += ["process_isolation = forkserver", "forkserver_warmup = collect"]
+    lines += ["use_git_change_detection = false", "track_dependencies = false", ""]
+    (dest / "setup.cfg").write_text("\n".join(lines))
+
+
+def read_results(dest: Path) -> dict[str, str]:
+    """mutant name -> status, from mutmut's per-file .meta files."""
+    out: dict[str, str] = {}
+    for meta in (dest / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        for name, code in data.get("exit_code_by_key", {}).items():
+            out[name] = status_of(code)
+    return out
+
+
+def mutant_names(dest: Path) -> list[str]:
+    names: list[str] = []
+    for meta in (dest / "mutants").rglob("*.py.meta"):
+        names += list(json.loads(meta.read_text()).get("exit_code_by_key", {}))
+    return sorted(names)
+
+
+def mutmut(dest: Path, *args: str, env: dict[str, str], quiet: bool = False) -> int:
+    cmd = ["nice", "-n", "15", sys.executable, "-m", "mutmut", *args]
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.call(cmd, cwd=dest, env=env, stdout=out, stderr=out)
+
+
+def run_module(module: str, max_children: int, sample: int | None, seed: int) -> dict:
+    files, tests = MODULES[module]
+    dest = WORK / module
+    snapshot(dest)
+    write_config(dest, module, files, tests)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.update(POLARS_MAX_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    env.pop("PYTHONPATH", None)
+    t0 = time.time()
+    names: list[str] = []
+    if sample:
+        # generate the mutants only (an unknown mutant name runs nothing), then sample them
+        mutmut(dest, "run", "--max-children", "1", "__no_such_mutant__", env=env, quiet=True)
+        population = mutant_names(dest)
+        names = sorted(random.Random(seed).sample(population, min(sample, len(population))))
+    rc = mutmut(dest, "run", "--max-children", str(max_children), *names, env=env)
+    status = read_results(dest)
+    if names:
+        status = {n: s for n, s in status.items() if n in set(names)}
+    return summarise(module, status, time.time() - t0, rc, sample, seed)
+
+
+def recheck_module(module: str, old: dict, max_children: int) -> dict:
+    """Run the module's not-killed mutants again against the current tests (new guards included)."""
+    files, tests = MODULES[module]
+    dest = WORK / module
+    shutil.rmtree(dest / "tests")
+    shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    write_config(dest, module, files, tests)
+    (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # new tests: collect again
+    shutil.rmtree(dest / "mutants" / "tests", ignore_errors=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.update(POLARS_MAX_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    names = [n for n in old["survivors"] if n in old["status"]]
+    t0 = time.time()
+    rc = mutmut(dest, "run", "--max-children", str(max_children), *names, env=env) if names else 0
+    fresh = read_results(dest)
+    status = dict(old["status"])
+    status.update({n: fresh[n] for n in names if fresh.get(n) is not None and fresh[n] != "not checked"})
+    row = summarise(module, status, old["seconds"], rc, old["sample"], old["seed"] or 0)
+    row["recheck_seconds"] = round(time.time() - t0)
+    return row
+
+
+def summarise(module: str, status: dict[str, str], seconds: float, rc: int, sample, seed) -> dict:
+    equivalent = load_equivalent()
+    counts = {"killed": 0, "survived": 0, "timeout": 0, "equivalent": 0, "no tests": 0, "other": 0}
+    survivors = []
+    for name, s in sorted(status.items()):
+        if s == "survived" and name in equivalent:
+            counts["equivalent"] += 1
+        elif s == "segfault":  # the test process died (SIGSEGV/SIGKILL): the mutant was noticed
+            counts["killed"] += 1
+        elif s in ("killed", "survived", "timeout", "no tests"):
+            counts[s] += 1
+            if s in ("survived", "no tests"):
+                survivors.append(name)
+        else:
+            counts["other"] += 1
+            survivors.append(name)
+    judged = len(status) - counts["equivalent"]
+    caught = counts["killed"] + counts["timeout"]
+    return {
+        "module": module,
+        "files": MODULES[module][0],
+        "tests": [t for t in MODULES[module][1] if (ROOT / t).exists()],
+        "mutants": len(status),
+        **counts,
+        "score": round(caught / judged, 4) if judged else None,
+        "survivors": survivors,
+        "equivalent_names": sorted(n for n in status if n in equivalent and status[n] == "survived"),
+        "seconds": round(seconds),
+        "mutmut_rc": rc,
+        "sample": sample,
+        "seed": seed if sample else None,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "status": dict(sorted(status.items())),
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    head = f"{'module':<10} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'equiv':>5} {'score':>6} {'time':>6}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        score = "-" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        print(
+            f"{r['module']:<10} {r['mutants']:>7} {r['killed']:>6} {r['timeout']:>7} {r['survived']:>8} "
+            f"{r['no tests']:>8} {r['equivalent']:>5} {score:>6} {r['seconds']:>5}s"
+        )
+    for r in rows:
+        if r["survivors"]:
+            print(f"\n{r['module']}: not killed ({len(r['survivors'])}); see them with")
+            print(f"  (cd .mutation/{r['module']} && {sys.executable} -m mutmut show NAME)")
+            for n in r["survivors"]:
+                print(f"  {n}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
+    ap.add_argument("--max-children", type=int, default=2, help="parallel mutants (default 2)")
+    ap.add_argument("--sample", type=int, help="run only N mutants per module, drawn with --seed")
+    ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--list", action="store_true", help="print the module map and exit")
+    ap.add_argument("--report", action="store_true", help="print the results of earlier runs, run nothing")
+    ap.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run the last run's surviving mutants again against the current tests",
+    )
+    args = ap.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        ap.error(f"unknown module(s) {unknown}; choose from {list(MODULES)}")
+    if args.list:
+        for m in modules:
+            print(f"{m}: {' '.join(MODULES[m][0])}\n    tests: {' '.join(MODULES[m][1])}")
+        return
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    rows = []
+    for m in modules:
+        old = previous.get(m)
+        if args.report or args.recheck:
+            if not old:
+                print(f"{m}: no earlier run", file=sys.stderr)
+                continue
+            if args.report:
+                rows.append(old)
+                continue
+            print(f"=== {m}: re-checking {len(old['survivors'])} not-killed mutants", flush=True)
+            rows.append(recheck_module(m, old, args.max_children))
+        else:
+            print(f"=== {m}: mutating {' '.join(MODULES[m][0])}", flush=True)
+            rows.append(run_module(m, args.max_children, args.sample, args.seed))
+        previous[m] = rows[-1]
+        tmp = RESULTS.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(previous, indent=1) + "\n")
+        os.replace(tmp, RESULTS)
+    print()
+    print_table(rows)
+    print(f"\nresults: {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
