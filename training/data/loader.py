@@ -213,19 +213,65 @@ class PlanLoader:
             "dp_world_size": self.dp_world_size,
         }
 
-    def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, "phase": self._phase, "position": self._pos, **self._fingerprint}
+    def state_dict(self, *, global_position: int | None = None) -> dict:
+        """This rank's position; ``global_position`` (the trainer's: sequences consumed over all
+        ranks, when they form a prefix of the plan) lets a resume use another DP layout."""
+        state = {"version": STATE_VERSION, "phase": self._phase, "position": self._pos, **self._fingerprint}
+        if global_position is not None:
+            state["global_position"] = int(global_position)
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"loader state version {state.get('version')} != {STATE_VERSION}")
+        layout = ("micro_batch_size", "dp_rank", "dp_world_size")
+        relayout = any(state.get(k) != self._fingerprint[k] for k in layout)
+        if relayout and state.get("global_position") is None:
+            raise ValueError(
+                f"loader state: saved with dp_world_size {state.get('dp_world_size')}, micro_batch_size "
+                f"{state.get('micro_batch_size')}, now {self.dp_world_size}, {self.micro_batch_size}, and it "
+                "holds no global position (an older checkpoint, or one taken where ranks had consumed "
+                "unequal shares); resume with the layout it was saved with"
+            )
         for key, value in self._fingerprint.items():
-            if state.get(key) != value:
+            if state.get(key) != value and not (relayout and key in layout):
                 raise ValueError(
                     f"loader state: {key} was {state.get(key)!r} when saved, now {value!r}; "
                     "resume needs the same plan, shards, seed, micro-batch size and DP layout"
                 )
+        if relayout:
+            self.seek_global(int(state["global_position"]))
+            return
         self._phase, self._pos = int(state["phase"]), int(state["position"])
+        self._skip_empty()
+
+    # ------------------------------------------------------------------ global position
+    def _count_mine(self, end: int) -> int:
+        """How many global sequence indices i < end belong to this rank (i % world == rank)."""
+        return max(0, -(-(end - self.dp_rank) // self.dp_world_size))
+
+    def consumed_local(self) -> int:
+        """Sequences this rank has yielded so far (all phases)."""
+        return int(sum(self._local[: self._phase])) + (self._pos if self._phase < len(self.phases) else 0)
+
+    def is_global_prefix(self, global_position: int) -> bool:
+        """Whether this rank consumed exactly its share of global sequences [0, global_position)."""
+        return self.consumed_local() == self._count_mine(global_position)
+
+    def seek_global(self, global_position: int) -> None:
+        """Continue right after global sequence ``global_position - 1`` (any DP layout): the next
+        sequences are exactly those not consumed yet, split over this layout's ranks."""
+        if not 0 <= global_position <= self.num_sequences_total:
+            raise ValueError(
+                f"loader state: global position {global_position} outside the plan's "
+                f"{self.num_sequences_total} sequences"
+            )
+        self._phase, self._pos = len(self.phases), 0
+        for p, start in enumerate(self._phase_start):
+            if global_position < start + self.phases[p].size:
+                self._phase = p
+                self._pos = self._count_mine(global_position) - self._count_mine(int(start))
+                break
         self._skip_empty()
 
     # ------------------------------------------------------------------ iteration

@@ -142,7 +142,9 @@ class Checkpointer:
         trainer_state = json.loads((path / "trainer_state.json").read_text())
         if weights_only:
             return {}, trainer_state
-        rank_file = path / f"rank_{self.d.rank}.pt"
+        saved_world = int(trainer_state.get("world_size") or self.d.world_size)
+        # another world size: every rank file holds the same global loader position (reshard.py)
+        rank_file = path / f"rank_{self.d.rank % saved_world}.pt"
         if not rank_file.is_file():
             raise ValueError(
                 f"{path}: no loader state for rank {self.d.rank}; resume with the world size it was "

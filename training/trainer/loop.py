@@ -26,6 +26,7 @@ from training.trainer import metrics as mx
 from training.trainer import setup
 from training.trainer.checkpoint import Checkpointer, export_hf, latest_checkpoint, rng_state, set_rng_state
 from training.trainer.parallel import all_reduce_sum, init_distributed, parallelize
+from training.trainer.reshard import check_resume_world_size, loader_state
 from training.trainer.schedules import build_schedule
 
 
@@ -228,7 +229,7 @@ class Trainer:
         return f"model: weights from DCP checkpoint {init.location}; optimizer: {optimizer}"
 
     def save_checkpoint(self) -> Path:
-        extra = {"loader": self.loader.state_dict(), "rng": rng_state()}
+        extra = {"loader": loader_state(self.loader, self.dist), "rng": rng_state()}
         path = self.checkpointer.save(
             self.step, self.model, self.optimizer, extra=extra, trainer_state=self.trainer_state()
         )
@@ -280,6 +281,7 @@ class Trainer:
         self.domains = sorted(plan.frame["domain"].unique().to_list())
         if loader_factory is None:
             setup.check_shards(Path(config.tokens_dir), plan.frame)
+        world_note = check_resume_world_size(config, plan.seq_lens, d.world_size)  # before the generic check
         setup.check_batch_geometry(config, plan.seq_lens, d.world_size)
         self.max_steps, self.phase_starts = plan.max_steps, plan.phase_starts
         tok_vocab = setup.tokenizer_vocab_size(Path(config.tokens_dir))
@@ -319,7 +321,7 @@ class Trainer:
             set_rng_state(extra["rng"])
             self.step, self.tokens, self.last_saved_step = state["step"], state["tokens"], state["step"]
             peak_lr = state.get("peak_lr") or peak_lr
-            self.start_note = f"resumed from {resume} at step {self.step}"
+            self.start_note = f"resumed from {resume} at step {self.step}" + (f" ({world_note})" if world_note else "")
         else:
             self.start_note = self.load_init_weights()
         curriculum = setup.resolve_curriculum(config, plan.frame)
