@@ -157,12 +157,11 @@ def training_identity(spec: TrainRunSpec) -> dict[str, Any]:
 
     A Slurm time limit, partition or extra torchrun flag must not change the key: a changed key
     wipes the run folder, so bumping ``slurm.time`` after a timed-out job would restart from step 0
-    (or delete the folder under a job still running) instead of resuming. The world size stays in,
-    because the loader's resume position and the sharded checkpoints depend on it.
+    (or delete the folder under a job still running) instead of resuming. The world size is left
+    out too: a checkpoint resumes on any world size that divides the global batch (DCP reshards,
+    the loader's position is global; training/trainer/reshard.py), so 16 GPUs -> 8 continues the run.
     """
-    identity = spec.model_dump(exclude={"launcher"})
-    identity["world_size"] = spec.launcher.nproc_per_node * spec.launcher.nnodes
-    return identity
+    return spec.model_dump(exclude={"launcher"})
 
 
 # --- the stages ------------------------------------------------------------------------------------

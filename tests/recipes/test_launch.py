@@ -197,7 +197,7 @@ def test_launcher_errors_name_the_key_path():
     assert not recipe.runs["anneal"].launcher.in_process
 
 
-def test_how_a_run_is_launched_does_not_change_its_key_but_the_world_size_does(tmp_path):
+def test_how_a_run_is_launched_does_not_change_its_key_nor_does_the_world_size(tmp_path):
     from recipes.stages import build_stages
 
     def train_key(*overrides: str) -> str:
@@ -206,7 +206,7 @@ def test_how_a_run_is_launched_does_not_change_its_key_but_the_world_size_does(t
 
     slurm = ["runs.anneal.launcher.nnodes=2", "runs.anneal.launcher.slurm.partition=gpu"]
     assert train_key(*slurm) == train_key(*slurm, "runs.anneal.launcher.slurm.time='12:00:00'")
-    assert train_key(*slurm) != train_key()  # 2 nodes: a different world size, a different run
+    assert train_key(*slurm) == train_key()  # 2 nodes: the same run, resumable on another world size
     assert train_key() != train_key("runs.anneal.train.optimizer.lr=0.001")
 
 

@@ -281,7 +281,7 @@ class Trainer:
         self.domains = sorted(plan.frame["domain"].unique().to_list())
         if loader_factory is None:
             setup.check_shards(Path(config.tokens_dir), plan.frame)
-        world_note = check_resume_world_size(config, plan.seq_lens, d.world_size)  # before the generic check
+        world_note = check_resume_world_size(config, plan.seq_lens, d.world_size)  # names both sizes
         setup.check_batch_geometry(config, plan.seq_lens, d.world_size)
         self.max_steps, self.phase_starts = plan.max_steps, plan.phase_starts
         tok_vocab = setup.tokenizer_vocab_size(Path(config.tokens_dir))
@@ -321,7 +321,9 @@ class Trainer:
             set_rng_state(extra["rng"])
             self.step, self.tokens, self.last_saved_step = state["step"], state["tokens"], state["step"]
             peak_lr = state.get("peak_lr") or peak_lr
-            self.start_note = f"resumed from {resume} at step {self.step}" + (f" ({world_note})" if world_note else "")
+            self.start_note = f"resumed from {resume} at step {self.step}"
+            if world_note:
+                self.start_note += f" ({world_note})"
         else:
             self.start_note = self.load_init_weights()
         curriculum = setup.resolve_curriculum(config, plan.frame)
