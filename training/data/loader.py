@@ -70,6 +70,7 @@ class PlanLoader:
         curriculum: str = "off",
         curriculum_key: str = "difficulty",
         curriculum_descending: bool = False,
+        position_ids: str | dict[int, str] = "document",
     ):
         if micro_batch_size < 1:
             raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
@@ -88,6 +89,7 @@ class PlanLoader:
         # documents in curriculum order (both modes); sources one after another only for "sources"
         self._order_by = curriculum_key if curriculum != "off" else None
         self._descending = curriculum_descending
+        self._positions = position_ids  # "document" | "sequence", or {plan phase: mode} (default document)
         self.phases: list[Phase] = build_phases(plan, follow_curriculum=self.follow_curriculum)
 
         used = sorted(
@@ -245,6 +247,13 @@ class PlanLoader:
         self._phase, self._pos = int(state["phase"]), int(state["position"])
         self._skip_empty()
 
+    def position_mode(self, phase: int) -> str:
+        """'document' (position ids restart at each document) or 'sequence' (0..seq_len-1)."""
+        mode = self._positions if isinstance(self._positions, str) else self._positions.get(phase, "document")
+        if mode not in ("document", "sequence"):
+            raise ValueError(f"position_ids: must be 'document' or 'sequence', got {mode!r}")
+        return mode
+
     # ------------------------------------------------------------------ global position
     def _count_mine(self, end: int) -> int:
         """How many global sequence indices i < end belong to this rank (i % world == rank)."""
@@ -301,6 +310,8 @@ class PlanLoader:
             sources.append(source)
             domains.append(ph.domains[k])
         labels = np.where(positions == 0, -100, ids)
+        if self.position_mode(ph.index) == "sequence":  # same trained tokens; positions run across docs
+            positions[:] = np.arange(ph.seq_len)
         return Batch(
             input_ids=torch.from_numpy(ids),
             labels=torch.from_numpy(labels),

@@ -206,7 +206,24 @@ def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_siz
         dp_world_size=world_size,
         seed=config.seed,
         **resolve_curriculum(config, plan),
+        **resolve_position_ids(config, plan),
     )
+
+
+def resolve_position_ids(config: TrainConfig, plan: pl.DataFrame) -> dict[str, Any]:
+    """The loader's ``position_ids`` (per plan phase) from ``data.position_ids`` and
+    ``data.position_ids_by_phase``; nothing when all phases keep the default (custom loaders)."""
+    data = config.data
+    phases = sorted(plan["phase"].unique().to_list())
+    unknown = sorted(set(data.position_ids_by_phase) - set(phases))
+    if unknown:
+        raise ValueError(
+            f"data.position_ids_by_phase: phase(s) {unknown} are not in {config.plan_path} (phases {phases})"
+        )
+    modes = {p: data.position_ids_by_phase.get(p, data.position_ids) for p in phases}
+    if all(m == "document" for m in modes.values()):
+        return {}
+    return {"position_ids": modes}
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig, *, lr: float) -> torch.optim.Optimizer:
