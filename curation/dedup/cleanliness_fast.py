@@ -28,9 +28,11 @@ import numpy as np
 from curation.dedup.cleanliness import (
     _BOILERPLATE,
     _BOILERPLATE_MAX_WORDS,
+    _JUNK,
     _LETTER_PAIRS,
     _WORD,
     COMMON_WORDS,
+    _is_junk_char,
     _odd_letters,
 )
 
@@ -266,11 +268,206 @@ def _ascii_without_boilerplate(text: str) -> bool:
     return not any(h in lower for h in _BOILERPLATE_HINTS) or _BOILERPLATE.search(text) is None
 
 
+# ---- non-ASCII documents without boilerplate: the same pass over code points -----------------
+# Per BMP code point: its classes under Python's re/str rules and its case fold. A token holding a
+# character outside the BMP, or one whose case fold is several characters or changes its class
+# (U+0130 folds to "i" plus a combining dot), is judged by the Python rule token by token.
+_SPACE_F, _WORD_F, _DECIMAL_F, _JUNK_F, _DEFER_F, _LETTER_F = 1, 2, 4, 8, 16, 32
+_TABLES: tuple[np.ndarray, np.ndarray] | None = None
+# non-ASCII characters that re.IGNORECASE matches to an ASCII letter (U+0130 İ, U+0131 ı, U+017F ſ,
+# U+212A Kelvin sign; checked over all code points), and the copyright sign
+_BOILERPLATE_NON_ASCII = re.compile("[\u0130\u0131\u017f\u212a©]")
+
+
+def _classes(ch: str) -> int:
+    flags = 0
+    if ch.isspace():
+        flags |= _SPACE_F
+    if ch.isalnum() or ch == "_":
+        flags |= _WORD_F
+    if ch.isdecimal():
+        flags |= _DECIMAL_F
+    if ch.isalnum() and not ch.isdecimal() and ch != "_":
+        flags |= _LETTER_F
+    if ch == "\ufffd" or (ch not in "\n\t\r" and unicodedata.category(ch) in _JUNK_CATEGORIES):
+        flags |= _JUNK_F
+    return flags
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    global _TABLES
+    if _TABLES is None:
+        flags = np.zeros(0x10000, np.uint8)
+        fold = np.arange(0x10000, dtype=np.uint32)
+        for code in range(0x10000):
+            ch = chr(code)
+            f = _classes(ch)
+            folded = ch.casefold()
+            if len(folded) != 1 or (_classes(folded) & (_LETTER_F | _SPACE_F)) != (
+                f & (_LETTER_F | _SPACE_F)
+            ):
+                f |= _DEFER_F
+            else:
+                fold[code] = ord(folded)
+            flags[code] = f
+        _TABLES = (flags, fold)
+    return _TABLES
+
+
+@nb.njit(cache=True)
+def _flag(flags, c):
+    return flags[c] if c < 0x10000 else np.uint8(_DEFER_F)
+
+
+@nb.njit(cache=True)
+def _token_is_junk_unicode(u, s, e, flags):
+    for k in range(s, e):
+        c = u[k]
+        fc = _flag(flags, c)
+        if fc & _JUNK_F:
+            return True
+        if k + 1 < e and (fc & _LETTER_F) and (_flag(flags, u[k + 1]) & _DECIMAL_F):
+            return True
+        if c == 38:  # &#?\w+;
+            m = k + 1
+            if m < e and u[m] == 35:
+                m += 1
+            m2 = m
+            while m2 < e and (_flag(flags, u[m2]) & _WORD_F):
+                m2 += 1
+            if m2 > m and m2 < e and u[m2] == 59:
+                return True
+        if c == 60:  # </?[A-Za-z][^>\s]*>
+            m = k + 1
+            if m < e and u[m] == 47:
+                m += 1
+            if m < e and _alpha(u[m]):
+                for q in range(m + 1, e):
+                    if u[q] == 62:
+                        return True
+        if not fc & _WORD_F:  # ([^\w\s])\1{3,}
+            m = k + 1
+            while m < e and u[m] == c:
+                m += 1
+            if m - k >= 4:
+                return True
+        if c == 104 and k + 7 <= e and u[k + 1] == 116 and u[k + 2] == 116 and u[k + 3] == 112:
+            m = k + 4  # https?://
+            if u[m] == 115:
+                m += 1
+            if m + 3 <= e and u[m] == 58 and u[m + 1] == 47 and u[m + 2] == 47:
+                return True
+        if c == 119 and k + 4 <= e and u[k + 1] == 119 and u[k + 2] == 119 and u[k + 3] == 46:
+            return True  # www\.
+    return False
+
+
+@nb.njit(cache=True)
+def _clean_unicode(u, flags, fold, common_keys, pair_ok):
+    """``(common, junk, words, deferred token starts, ends)`` of code points without boilerplate."""
+    n = len(u)
+    common = junk = total = 0
+    d_starts = np.empty(n // 2 + 1, np.int64)
+    d_ends = np.empty(n // 2 + 1, np.int64)
+    num_deferred = 0
+    i = 0
+    while i < n:
+        while i < n and (_flag(flags, u[i]) & _SPACE_F):
+            i += 1
+        if i >= n:
+            break
+        s = i
+        defer = False
+        while i < n and not (_flag(flags, u[i]) & _SPACE_F):
+            if _flag(flags, u[i]) & _DEFER_F:
+                defer = True
+            i += 1
+        e = i
+        if defer:
+            d_starts[num_deferred] = s
+            d_ends[num_deferred] = e
+            num_deferred += 1
+            continue
+        if _token_is_junk_unicode(u, s, e, flags):
+            junk += 1
+            continue
+        j = s
+        while j < e:
+            if not flags[u[j]] & _LETTER_F:
+                j += 1
+                continue
+            w = j
+            while j < e and (flags[u[j]] & _LETTER_F):
+                j += 1
+            if j + 1 < e and u[j] == 39 and (flags[u[j + 1]] & _LETTER_F):
+                j += 1
+                while j < e and (flags[u[j]] & _LETTER_F):
+                    j += 1
+            total += 1
+            length = j - w
+            ascii_word = True
+            apostrophe = False
+            key = 0
+            mult = 1
+            odd = False
+            for q in range(w, j):
+                c = fold[u[q]]
+                if c >= 128:
+                    ascii_word = False
+                    break
+                if c == 39:
+                    apostrophe = True
+                elif length <= 13:
+                    key += (c - 96) * mult
+                    mult *= 27
+                if q > w and length >= 3:
+                    p = fold[u[q - 1]]
+                    if p >= 128 or not pair_ok[p, c]:
+                        odd = True
+            if not ascii_word:
+                continue
+            if odd:
+                junk += 1
+            if length <= 13 and not apostrophe:
+                pos = np.searchsorted(common_keys, key)
+                if pos < len(common_keys) and common_keys[pos] == key:
+                    common += 1
+    return common, junk, total, d_starts[:num_deferred], d_ends[:num_deferred]
+
+
+def _token_python(token: str) -> tuple[int, int, int]:
+    """``(common, junk, words)`` of one token by cleanliness's own per-token rule."""
+    if _JUNK.search(token) or any(_is_junk_char(ch) for ch in token):
+        return 0, 1, 0
+    words = _WORD.findall(token.casefold())
+    common = sum(1 for w in words if w in COMMON_WORDS)
+    return common, sum(1 for w in words if _odd_letters(w)), len(words)
+
+
+def _unicode_without_boilerplate(text: str) -> tuple[int, int] | None:
+    if _BOILERPLATE_NON_ASCII.search(text) is None:
+        lower = text.lower()
+        if any(h in lower for h in _BOILERPLATE_HINTS) and _BOILERPLATE.search(text) is not None:
+            return None
+    elif _BOILERPLATE.search(text) is not None:
+        return None
+    flags, fold = _tables()
+    u = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    common, junk, total, starts, ends = _clean_unicode(u, flags, fold, _COMMON_KEYS, _PAIR_OK)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        c, j, t = _token_python(text[s:e])
+        common, junk, total = common + c, junk + j, total + t
+    return common - junk, total
+
+
 def cleanliness_score(text: str) -> tuple[int, int]:
-    """Equal to ``cleanliness(text)``; the compiled pass for ASCII text without boilerplate."""
-    if _ascii_without_boilerplate(text):
-        common, junk, total = _clean_ascii(
-            np.frombuffer(text.encode("ascii"), np.uint8), _COMMON_KEYS, _PAIR_OK
-        )
-        return common - junk, total
-    return fast_cleanliness(text)
+    """Equal to ``cleanliness(text)``; compiled passes for text without boilerplate lines."""
+    if text.isascii():
+        if _ascii_without_boilerplate(text):
+            common, junk, total = _clean_ascii(
+                np.frombuffer(text.encode("ascii"), np.uint8), _COMMON_KEYS, _PAIR_OK
+            )
+            return common - junk, total
+        return fast_cleanliness(text)
+    result = _unicode_without_boilerplate(text)
+    return fast_cleanliness(text) if result is None else result

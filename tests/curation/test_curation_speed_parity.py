@@ -188,3 +188,15 @@ def test_difficulty_signals_ascii_path_counts_like_the_loop():
         num_chars = max(1, len(text))
         assert got["symbol_share"] == sum(1 for c in text if not c.isalnum() and not c.isspace()) / num_chars
         assert got["digit_share"] == sum(1 for c in text if c.isdigit()) / num_chars
+
+
+def test_cleanliness_equal_on_random_code_points():
+    """Letters, digits and marks of many scripts, case-folding oddities, format and private-use characters."""
+    rng = random.Random(8)
+    pools = [range(0x20, 0x250), range(0x370, 0x530), range(0x600, 0x700), range(0x2000, 0x2070)]
+    pools += [range(0x4E00, 0x4E40), range(0xFB00, 0xFB08), range(0xFF01, 0xFF60), range(0xE000, 0xE010)]
+    pools += [range(0x1F600, 0x1F610), range(0x300, 0x370)]
+    chars = [chr(c) for pool in pools for c in pool] + [" ", "\n", " ", "'", "the ", "and ", "####"]
+    for _ in range(3000):
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 60)))
+        assert cleanliness_score(text) == cleanliness(text), repr(text)
