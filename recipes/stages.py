@@ -310,7 +310,8 @@ def _average(recipe: RecipeConfig, root: Path, name: str, out: Path) -> list[Pat
 
 
 def evaluated_models(recipe: RecipeConfig, root: Path) -> dict[str, Path]:
-    """Label -> HF folder: the base (when there is one), each run's seeds, and soups."""
+    """Label -> HF folder: the base (when there is one), each run's seeds (and their weights averaged
+    while training, ``<run>/average``, when ``train.averaging`` made them), and soups."""
     models: dict[str, Path] = {}
     if recipe.base is not None:
         models["base"] = final_hf_dir(root / "base" / "run")
@@ -324,6 +325,9 @@ def evaluated_models(recipe: RecipeConfig, root: Path) -> dict[str, Path]:
         for seed in spec.seeds:
             label = name if len(spec.seeds) == 1 else f"{name}/seed{seed}"
             models[label] = final_hf_dir(root / "runs" / name / f"seed{seed}")
+            averaged = root / "runs" / name / f"seed{seed}" / "hf" / "average"  # train.averaging
+            if (averaged / "config.json").is_file():
+                models[f"{label}/average"] = averaged
         if recipe.average.get(name) and len(spec.seeds) > 1:
             models[f"{name}/soup"] = root / "runs" / name / "soup"
     return models
