@@ -134,6 +134,10 @@ def write_config(dest: Path, module: str, files: list[str], tests: list[str]) ->
     # ran one. Plain fork (from the process that ran the stats pass) deadlocks in a futex on the first
     # mutant: polars' thread pool is not fork-safe. POLARS_MAX_THREADS=1 (run_module) keeps it safe.
     lines += ["process_isolation = forkserver", "forkserver_warmup = collect"]
+    # A worker is cut after (its tests' time + 10 s) x 10 of wall time (twice that in CPU time). The
+    # wall limit is generous because on a shared, niced machine a starved worker is slow, not
+    # looping (mutmut's default, (t + 1) x 15, gave false timeouts at load 9 on two cores).
+    lines += ["timeout_multiplier = 10.0", "timeout_constant = 10.0"]
     lines += ["use_git_change_detection = false", "track_dependencies = false", ""]
     (dest / "setup.cfg").write_text("\n".join(lines))
 
@@ -194,7 +198,9 @@ def recheck_module(module: str, old: dict, max_children: int) -> dict:
     shutil.rmtree(dest / "mutants" / "tests", ignore_errors=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(POLARS_MAX_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    # survivors, and timeouts too: a timeout on a loaded machine may be a starved worker
     names = [n for n in old["survivors"] if n in old["status"]]
+    names += [n for n, st in old["status"].items() if st == "timeout"]
     t0 = time.time()
     rc = mutmut(dest, "run", "--max-children", str(max_children), *names, env=env) if names else 0
     fresh = read_results(dest)

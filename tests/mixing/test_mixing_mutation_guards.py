@@ -75,3 +75,11 @@ def test_a_zero_weight_source_gets_no_samples():
     weights = np.array([0.0, 1.0, 6.0]) / 7
     counts = np.bincount(greedy_blend_order(weights, 61).astype(np.int64), minlength=3)
     assert counts[0] == 0, counts
+
+
+def test_greedy_order_uses_the_smallest_unsigned_dtype():
+    # 100M samples take 100 MB: uint8 up to 256 sources, uint16 beyond (docstring promise)
+    order = greedy_blend_order([0.5, 0.3, 0.2], 5000)
+    assert order.dtype == np.uint8 and order.tolist()[:10] == [0, 1, 2, 0, 1, 0, 2, 0, 1, 0]
+    wide = greedy_blend_order(np.full(300, 1 / 300), 1000)
+    assert wide.dtype == np.uint16 and int(wide.max()) == 299
