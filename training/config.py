@@ -116,6 +116,11 @@ class DataConfig(_Strict):
     position_ids_by_phase: dict[int, Literal["document", "sequence"]] = Field(
         default_factory=dict, description="per plan phase override of position_ids, e.g. {2: sequence}"
     )
+    loss_mask: dict[str, Literal["all", "response"]] = Field(
+        default_factory=dict,
+        description="per source: 'response' trains only on the response tokens of instruction records "
+        "(the *.ds.mask tokenize writes for prompt/response and messages records); 'all' (default) on every token",
+    )
 
 
 class WandbConfig(_Strict):

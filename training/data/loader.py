@@ -71,6 +71,7 @@ class PlanLoader:
         curriculum_key: str = "difficulty",
         curriculum_descending: bool = False,
         position_ids: str | dict[int, str] = "document",
+        loss_mask: dict[str, str] | None = None,
     ):
         if micro_batch_size < 1:
             raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
@@ -96,6 +97,7 @@ class PlanLoader:
             {s for ph in self.phases for s, n in zip(ph.sources, ph.num_sequences, strict=True) if n > 0}
         )
         self.shards = {s: SourceShards(self.tokens_dir / s, s) for s in used}
+        self._masked = self._check_loss_mask(loss_mask or {})  # sources trained on responses only
         unordered = [
             s for s, sh in self.shards.items() if self._order_by and self._order_by not in sh.doc_keys
         ]
@@ -247,6 +249,19 @@ class PlanLoader:
         self._phase, self._pos = int(state["phase"]), int(state["position"])
         self._skip_empty()
 
+    def _check_loss_mask(self, loss_mask: dict[str, str]) -> set[str]:
+        for source, mode in loss_mask.items():
+            if mode not in ("all", "response"):
+                raise ValueError(f"data.loss_mask.{source}: must be 'all' or 'response', got {mode!r}")
+            if source not in self.shards:
+                raise ValueError(f"data.loss_mask.{source}: not a source of the plan (sources {sorted(self.shards)})")
+            if mode == "response" and not self.shards[source].has_mask:
+                raise ValueError(
+                    f"data.loss_mask.{source}: 'response' needs a loss mask, but {self.tokens_dir / source} has no "
+                    "*.ds.mask; tokenize it from prompt/response or messages records"
+                )
+        return {s for s, mode in loss_mask.items() if mode == "response"}
+
     def position_mode(self, phase: int) -> str:
         """'document' (position ids restart at each document) or 'sequence' (0..seq_len-1)."""
         mode = self._positions if isinstance(self._positions, str) else self._positions.get(phase, "document")
@@ -301,15 +316,19 @@ class PlanLoader:
         idx = self._first[p] + (pos + np.arange(n)) * self.dp_world_size
         ids = np.empty((n, ph.seq_len), dtype=np.int64)
         positions = np.empty((n, ph.seq_len), dtype=np.int64)
+        trained = np.ones((n, ph.seq_len), dtype=np.uint8) if self._masked else None
         sources, domains = [], []
         for row, i in enumerate(idx):
             k = int(ph.source_of[i])
             source = ph.sources[k]
             offset = self._base[p][source] + int(ph.nth[i]) * ph.seq_len
-            self._fill(source, offset, ids[row], positions[row])
+            mask = trained[row] if trained is not None and source in self._masked else None
+            self._fill(source, offset, ids[row], positions[row], mask)
             sources.append(source)
             domains.append(ph.domains[k])
         labels = np.where(positions == 0, -100, ids)
+        if trained is not None:  # loss_mask: response: prompt tokens are inputs, never targets
+            labels = np.where(trained == 1, labels, -100)
         if self.position_mode(ph.index) == "sequence":  # same trained tokens; positions run across docs
             positions[:] = np.arange(ph.seq_len)
         return Batch(
@@ -339,8 +358,11 @@ class PlanLoader:
             cache[epoch] = (perm, cum)
         return cache[epoch]
 
-    def _fill(self, source: str, offset: int, ids: np.ndarray, positions: np.ndarray) -> None:
-        """Write stream tokens ``[offset, offset + len(ids))`` of ``source`` and their positions."""
+    def _fill(
+        self, source: str, offset: int, ids: np.ndarray, positions: np.ndarray, mask: np.ndarray | None = None
+    ) -> None:
+        """Write stream tokens ``[offset, offset + len(ids))`` of ``source``, their positions and
+        (when ``mask`` is given) their loss mask."""
         shards = self.shards[source]
         total, out = shards.num_tokens, 0
         while out < len(ids):
@@ -356,4 +378,7 @@ class PlanLoader:
             pieces = [shards.read(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi, strict=True)]
             ids[out : out + b - a] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
             positions[out : out + b - a] = np.arange(a, b) - np.repeat(doc_starts, hi - lo)
+            if mask is not None:
+                parts = [shards.read_mask(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi, strict=True)]
+                mask[out : out + b - a] = np.concatenate(parts)
             out += b - a

@@ -37,6 +37,7 @@ class SourceShards:
         if not data_files:
             raise FileNotFoundError(f"{folder}: no *.ds shard for plan source {name!r}")
         self.tokens: list[np.memmap] = []
+        self.masks: list[np.memmap | None] = []  # NNN.ds.mask: 1 = trained token (instruction data)
         shard_ids, starts, lengths = [], [], []
         for path in data_files:
             index = path.with_name(path.name + ".index")
@@ -59,6 +60,7 @@ class SourceShards:
             starts.append(np.concatenate([[0], ends[:-1]]))
             lengths.append(np.diff(ends, prepend=0))
             self.tokens.append(np.memmap(path, dtype=dtype, mode="r", shape=(num_tokens,)))
+            self.masks.append(_read_mask(path, num_tokens))
         if not self.tokens:
             raise ValueError(f"{folder}: plan source {name!r} has shards but no tokens")
         self.doc_shard = np.concatenate(shard_ids)
@@ -117,7 +119,32 @@ class SourceShards:
         first = starts[d0]
         cum[d0:d1] = first + np.cumsum(self.doc_len[perm[d0:d1]])
 
+    @property
+    def has_mask(self) -> bool:
+        """Whether the shards carry a loss mask (written by tokenize for instruction records)."""
+        return any(m is not None for m in self.masks)
+
+    def read_mask(self, doc: int, lo: int, hi: int) -> np.ndarray:
+        """Loss mask ``lo:hi`` of document ``doc`` (1 = trained; all ones without a mask file)."""
+        mask = self.masks[self.doc_shard[doc]]
+        if mask is None:
+            return np.ones(hi - lo, dtype=np.uint8)
+        start = self.doc_start[doc]
+        return mask[start + lo : start + hi]
+
     def read(self, doc: int, lo: int, hi: int) -> np.ndarray:
         """Tokens ``lo:hi`` of document ``doc`` (a memmap view)."""
         start = self.doc_start[doc]
         return self.tokens[self.doc_shard[doc]][start + lo : start + hi]
+
+
+def _read_mask(shard: Path, num_tokens: int) -> np.memmap | None:
+    path = shard.with_name(shard.name + ".mask")
+    if not path.is_file():
+        return None
+    if path.stat().st_size != num_tokens:
+        raise ValueError(
+            f"{path}: {path.stat().st_size} bytes for the {num_tokens} tokens of {shard.name} "
+            "(one uint8 per token); re-run `midtrain tokenize`"
+        )
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=(num_tokens,))

@@ -18,6 +18,7 @@ import polars as pl
 
 from training.tokenize.config import TokenizeConfig
 from training.tokenize.doc_keys import DocumentKeyRecorder, attach_doc_keys
+from training.tokenize.instruct import is_instruction_source, record_text, tokenize_instruction_source
 from training.tokenize.tokenizer import TokenizerInfo, resolve_tokenizer
 
 COUNTS_SCHEMA = {"source": pl.String(), "num_docs": pl.Int64(), "num_tokens": pl.Int64()}
@@ -44,7 +45,10 @@ def iter_texts(folder: Path, pattern: str, *, text_key: str, max_chars: int) -> 
     seen = 0
     for path in sorted(folder.glob(pattern)):
         if pattern == "*.parquet":
-            texts = pl.read_parquet(path, columns=[text_key])[text_key].to_list()
+            if text_key in pl.read_parquet_schema(path):
+                texts = pl.read_parquet(path, columns=[text_key])[text_key].to_list()
+            else:  # instruction records: the fallback rendering (tokenizer training only)
+                texts = [record_text(r, text_key) for r in pl.read_parquet(path).to_dicts()]
         else:
             opener = gzip.open if path.suffix == ".gz" else open
             if pattern == "*.jsonl.zst":
@@ -52,7 +56,7 @@ def iter_texts(folder: Path, pattern: str, *, text_key: str, max_chars: int) -> 
 
                 opener = zstandard.open
             with opener(path, "rt", encoding="utf-8") as f:
-                texts = [json.loads(line)[text_key] for line in f if line.strip()]
+                texts = [record_text(json.loads(line), text_key) for line in f if line.strip()]
         for text in texts:
             yield text
             seen += len(text)
@@ -169,7 +173,10 @@ def tokenize_curated(
 
     rows = []
     for name, (folder, pattern) in sources.items():
-        _tokenize_source(name, folder, pattern, out_dir, info, config)
+        if is_instruction_source(folder, pattern):  # prompt/response or messages: chat template + mask
+            tokenize_instruction_source(name, folder, pattern, out_dir, info)
+        else:
+            _tokenize_source(name, folder, pattern, out_dir, info, config)
         rows.append((name, *count_shards(out_dir / name)))
     counts = pl.DataFrame(rows, schema=COUNTS_SCHEMA, orient="row")
     counts.write_parquet(out_dir / "counts.parquet")

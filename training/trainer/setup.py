@@ -207,6 +207,7 @@ def make_loader(config: TrainConfig, plan: pl.DataFrame, *, rank: int, world_siz
         seed=config.seed,
         **resolve_curriculum(config, plan),
         **resolve_position_ids(config, plan),
+        **({"loss_mask": dict(config.data.loss_mask)} if config.data.loss_mask else {}),
     )
 
 
