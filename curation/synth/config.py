@@ -81,7 +81,13 @@ class BackendConfig(_Model):
     max_concurrent: int = Field(8, ge=1, description="requests in flight per task")
     batch_size: int = Field(8, ge=1, description="local only: requests generated together in one batch")
     device: str = Field("cpu", description="local only: torch device of the model")
-    threads: int = Field(0, ge=0, description="local only: torch threads of the server (0: torch default)")
+    threads: int = Field(
+        1,
+        ge=0,
+        description="local only: torch threads of the server (0: torch's default, one per core). 1 by "
+        "default: datatrove runs one server per task, and on a loaded machine a multi-threaded torch "
+        "generate was ~50x slower (measured); raise it for one big model on a dedicated machine",
+    )
     tp: int = Field(1, ge=1, description="vllm/sglang: tensor-parallel GPUs")
     dp: int = Field(1, ge=1, description="vllm/sglang: data-parallel replicas")
     max_context: int = Field(4096, ge=64, description="context length in tokens (prompt + generation)")

@@ -13,7 +13,8 @@ so the grade parser is exercised. Prompts containing ``<<EMPTY>>`` get an empty 
 ``<<LONG>>`` a ``finish_reason: length``, for the reject paths.
 
 ``--count_file PATH`` (or the environment variable ``MIDTRAIN_SYNTH_COUNT_FILE``) appends one line
-per successful generation (tests count regenerations);
+per successful generation, ``<batch start> <batch end>`` in Unix seconds (tests count regenerations,
+the bench times generation without the server's start);
 the environment variable ``MIDTRAIN_SYNTH_FAIL_AFTER=N`` makes the server answer 500 after N
 generations (tests simulate a crash that kills the task).
 """
@@ -164,8 +165,6 @@ class Batcher:
         threading.Thread(target=self._loop, daemon=True).start()
 
     def submit(self, prompt: str, params: dict):
-        if self.fail_after and self.num_done >= self.fail_after:
-            raise RuntimeError(f"simulated crash after {self.fail_after} generations")
         slot = {"event": threading.Event(), "prompt": prompt, "params": params}
         self.queue.put(slot)
         slot["event"].wait()
@@ -186,6 +185,15 @@ class Batcher:
             for slot in batch:  # one generate call per set of sampling parameters
                 groups.setdefault(json.dumps(slot["params"], sort_keys=True), []).append(slot)
             for slots in groups.values():
+                if self.fail_after:  # the simulated crash: exactly fail_after generations succeed
+                    room = max(0, self.fail_after - self.num_done)
+                    for s in slots[room:]:
+                        s["error"] = RuntimeError(f"simulated crash after {self.fail_after} generations")
+                        s["event"].set()
+                    slots = slots[:room]
+                    if not slots:
+                        continue
+                started = time.time()
                 try:
                     results = self.model.generate([s["prompt"] for s in slots], slots[0]["params"])
                 except Exception as error:  # the request threads answer 400 with the reason
@@ -197,7 +205,7 @@ class Batcher:
                     self.num_done += len(slots)
                     if self.count_file:
                         with open(self.count_file, "a") as f:
-                            f.write("".join(f"{len(s['prompt'])}\n" for s in slots))
+                            f.write(f"{started:.4f} {time.time():.4f}\n" * len(slots))
                 for s, r in zip(slots, results, strict=True):
                     s["result"] = r
                     s["event"].set()
