@@ -148,7 +148,8 @@ def read_results(dest: Path) -> dict[str, str]:
     for meta in (dest / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         for name, code in data.get("exit_code_by_key", {}).items():
-            out[name] = status_of(code)
+            if code is not None:  # None: not run (not in the sample, or the run was stopped)
+                out[name] = status_of(code)
     return out
 
 
@@ -274,6 +275,9 @@ def main() -> None:
     ap.add_argument("--list", action="store_true", help="print the module map and exit")
     ap.add_argument("--report", action="store_true", help="print the results of earlier runs, run nothing")
     ap.add_argument(
+        "--collect", action="store_true", help="read results of a stopped run from .mutation/<module>/ (run nothing)"
+    )
+    ap.add_argument(
         "--recheck",
         action="store_true",
         help="run the last run's surviving mutants again against the current tests",
@@ -291,7 +295,10 @@ def main() -> None:
     rows = []
     for m in modules:
         old = previous.get(m)
-        if args.report or args.recheck:
+        if args.collect:
+            t = time.time() - (WORK / m / "setup.cfg").stat().st_mtime
+            rows.append(summarise(m, read_results(WORK / m), t, -1, args.sample, args.seed))
+        elif args.report or args.recheck:
             if not old:
                 print(f"{m}: no earlier run", file=sys.stderr)
                 continue

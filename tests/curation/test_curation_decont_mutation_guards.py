@@ -66,3 +66,46 @@ def test_ascii_pass_equals_the_word_list_path(text):
         assert fast.dtype == np.uint64 and np.array_equal(fast, slow), n
         assert len(fast) == max(len(words(text)) - n + 1, 0)
     assert len(ngram_hashes(words(text)[:7], 8)) == 0 and len(ngram_hashes(words(text)[:8], 8)) == 1
+
+
+@pytest.mark.parametrize("mode", ["drop", "flag"])
+def test_stats_count_contaminated_dropped_and_flagged_documents(tmp_path, mode):
+    """datatrove's stats (and removed/'s filter_reason) name what happened to each document."""
+    n = 8
+    step = _filter(tmp_path, " ".join(ITEM), n, mode=mode)
+    leak = Document(text=" ".join(FILLER[:5] + ITEM[:n]), id="leak", metadata={"source": "web"})
+    clean = Document(text=" ".join(FILLER[:20]), id="clean", metadata={"source": "web"})
+    kept = [d.id for d in step.run(iter([leak, clean]))]
+    counts = {k: v.total for k, v in step.stats.stats.items()}
+    assert counts["contaminated/web"] == 1
+    if mode == "drop":
+        assert kept == ["clean"]
+        assert counts["dropped_contaminated"] == 1 and counts["dropped/web"] == 1
+        assert "flagged" not in counts
+    else:
+        assert kept == ["leak", "clean"]
+        assert counts["flagged"] == 1
+        assert not any(k.startswith("dropped") for k in counts)
+
+
+def test_dropped_documents_land_in_removed_with_reason_under_their_rank(tmp_path):
+    """With the pipeline's exclusion writer a dropped document is kept in removed/<source>/decontamination/
+    as <rank>.jsonl.gz with filter_reason 'contaminated', so the per-source funnel can show it."""
+    import gzip
+
+    from curation.pipeline import with_removed
+
+    n = 8
+    step = with_removed(_filter(tmp_path, " ".join(ITEM), n), tmp_path, "decontamination")
+    leak = Document(text=" ".join(FILLER[:5] + ITEM[:n]), id="leak", metadata={"source": "web"})
+    clean = Document(text=" ".join(FILLER[:20]), id="clean", metadata={"source": "web"})
+    assert [d.id for d in step.run(iter([leak, clean]), rank=3, world_size=4)] == ["clean"]
+    step.exclusion_writer.close()
+    files = sorted((tmp_path / "removed").rglob("*.jsonl.gz"))
+    assert [f.relative_to(tmp_path / "removed").as_posix() for f in files] == [
+        "web/decontamination/00003.jsonl.gz"
+    ]
+    with gzip.open(files[0], "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert [(r["id"], r["metadata"]["filter_reason"]) for r in rows] == [("leak", "contaminated")]
+    assert (tmp_path / "hits" / "00003.jsonl").is_file()
