@@ -19,8 +19,12 @@ def train_command(
     from training.trainer import train
 
     overrides = {"max_steps": max_steps} if max_steps else {}
-    cfg = TrainConfig.from_yaml(config, **overrides)
-    result = train(cfg)
+    try:
+        cfg = TrainConfig.from_yaml(config, **overrides)
+        result = train(cfg)
+    except (ValueError, FileNotFoundError) as error:  # bad input: one line naming the key and the fix
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
     import os
 
     if os.environ.get("RANK", "0") != "0":

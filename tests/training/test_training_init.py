@@ -134,3 +134,22 @@ def test_anneal_from_and_init_from_together_is_refused(tmp_path):
                 scheduler={"anneal_from": "b"},
             )
         )
+
+
+def test_cli_reports_a_bad_init_folder_in_one_line(source, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from recipes.cli import _register_all, app
+
+    root, _ = source
+    (tmp_path / "junk").mkdir()
+    cfg = _anneal(root, tmp_path, model={"init_from": str(tmp_path / "junk")})
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(json.loads(cfg.model_dump_json())))
+    _register_all()
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert any("model.init_from" in line and "neither a Hugging Face folder" in line for line in lines)
+    assert "Traceback" not in result.output
