@@ -64,7 +64,7 @@ def inference_config(
     if backend.kind == "endpoint":
         return InferenceConfig(
             server_type="endpoint",
-            endpoint_url=backend.endpoint_url,
+            endpoint_url=datatrove_endpoint_url(backend.endpoint_url),
             api_key=os.environ.get(backend.api_key_env) if backend.api_key_env else None,
             request_timeout=backend.request_timeout_s,
             server_ready_delay_sec=1.0,
@@ -80,6 +80,20 @@ def inference_config(
         server_ready_max_attempts=max(1, int(backend.start_timeout_s / 5.0)),
         **common,
     )
+
+
+def _is_local_http(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def datatrove_endpoint_url(url: str) -> str:
+    """The URL as datatrove 0.10 wants it: for a local http server it appends ``/v1/...`` itself
+    (so a trailing ``/v1`` is dropped), elsewhere the OpenAI client's base URL (with ``/v1``)."""
+    url = url.rstrip("/")
+    return url.removesuffix("/v1") if _is_local_http(url) else url
 
 
 def check_backend(backend: BackendConfig, *, where: str = "synthesize.backend") -> None:
@@ -108,7 +122,8 @@ def check_backend(backend: BackendConfig, *, where: str = "synthesize.backend") 
     elif backend.kind == "endpoint":
         import httpx
 
-        url = backend.endpoint_url.rstrip("/") + "/models"
+        base = backend.endpoint_url.rstrip("/")
+        url = (base.removesuffix("/v1") + "/v1" if _is_local_http(base) else base) + "/models"
         headers = {}
         if backend.api_key_env:
             key = os.environ.get(backend.api_key_env)

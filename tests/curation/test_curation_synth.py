@@ -203,6 +203,46 @@ def test_changing_a_prompt_reruns_synthesis_not_curation(tmp_path):
     assert not (tmp_path / "out" / "curated" / "a.rephrase_textbook").exists()
 
 
+def test_endpoint_backend_talks_to_a_running_openai_compatible_server(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from curation.synth.backend import SERVER_SCRIPT
+
+    counter = tmp_path / "generations.txt"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**__import__("os").environ, "MIDTRAIN_SYNTH_COUNT_FILE": str(counter)}
+    server = subprocess.Popen(
+        [sys.executable, SERVER_SCRIPT, "--port", str(port), "--model", "rule:echo"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        backend = {"kind": "endpoint", "model": "echo", "endpoint_url": f"http://127.0.0.1:{port}/v1"}
+        config = _config(tmp_path, num_docs=5, backend=backend, jobs=[{"source": "a", "task": "qa"}])
+        result = run_curation(config, tmp_path / "out")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert _count(counter) == 5
+    docs = _docs(tmp_path / "out" / "curated" / "a.qa")
+    assert len(docs) == 5 and docs[0]["metadata"]["backend"] == "endpoint"
+    assert docs[0]["text"].endswith("Question-answer pairs:")  # chat request, echoed prompt tail
+    assert result.inventory.filter(result.inventory["source"] == "a.qa")["synthetic"].item()
+
+
 # -- resume -----------------------------------------------------------------------------------
 
 
@@ -260,15 +300,25 @@ def test_tiny_transformers_model_generates_through_the_local_server(tmp_path, mo
         generation={"max_new_tokens": 12, "temperature": 0.0},
         keep_truncated=True,
         min_output_chars=1,  # greedy random weights repeat one short token
-        jobs=[{"source": "a", "task": "solve"}],
+        jobs=[
+            {"source": "a", "task": "rephrase", "style": "wiki"},
+            {"source": "a", "task": "qa"},
+            {"source": "a", "task": "solve"},
+            {"source": "a", "task": "custom", "prompt_id": "summary", "prompt": "Summary of {text}:"},
+        ],
     )
     result = run_curation(config, tmp_path / "out")
-    assert _count(counter) == 6
+    assert _count(counter) == 4 * 6
+    outputs = ["a.rephrase_wiki", "a.qa", "a.solve", "a.summary"]
+    for name in outputs:
+        assert len(_docs(tmp_path / "out" / "curated" / name)) == 6, name
     docs = _docs(tmp_path / "out" / "curated" / "a.solve")
-    assert len(docs) == 6
     assert all("\n\nSolution:\n" in d["text"] for d in docs)  # solve keeps the problem, then the solution
+    custom = _docs(tmp_path / "out" / "curated" / "a.summary")[0]["metadata"]["prompt_id"]
+    assert custom.startswith("summary/custom-")
     report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
     assert "writes little of value" in report["note"]
     assert 0 < report["sources"]["a.solve"]["completion_tokens"] <= 6 * 12
-    assert result.inventory.filter(result.inventory["source"] == "a.solve")["synthetic"].item()
+    inv = result.inventory.filter(result.inventory["synthetic"])
+    assert sorted(inv["source"].to_list()) == sorted(outputs)
     shutil.rmtree(tmp_path / "gen")
