@@ -15,7 +15,9 @@ Output of a curation run in ``DIR``:
     evaluation reads it for per-domain held-out loss.
 
 ``DIR/inventory.parquet``
-    One row per source, columns in ``INVENTORY_COLUMNS`` (required) plus optional summaries.
+    One row per source, columns in ``INVENTORY_COLUMNS`` (required) plus optional summaries;
+    with ``synthesize:``, also ``synthetic`` (bool) and ``parent_source`` (str, null for curated
+    sources), and one row per synthetic source (``curation/synth/stages.py``).
 
 ``DIR/reports/``
     ``funnel.json`` (per step: kept/dropped counts and drop reasons), ``funnel.png``,
