@@ -78,25 +78,33 @@ class FastMinhash:
         self._dtype = config.hash_config.np_dtype
         self._out = np.empty(len(self._a), np.uint64)
 
-    def words(self, text: str) -> str:
-        """The document's MinHash words, joined by single spaces."""
+    def words(self, text: str) -> str | None:
+        """The document's MinHash words joined by single spaces (None: a word holds a space or is empty)."""
         simple = simplify(text)
         if self._split_is_tokens and simple.replace(" ", "").isalnum():
             return simple
-        return " ".join(self.tokenizer.word_tokenize(simple))
+        tokens = self.tokenizer.word_tokenize(simple)
+        joined = " ".join(tokens)
+        if tokens and (joined.count(" ") != len(tokens) - 1 or "" in tokens):
+            return None  # the n-grams would not be slices of the joined words (another tokenizer)
+        return joined
 
     def signature(self, text: str) -> np.ndarray | None:
-        if not self.fast:
-            shingles = self._datatrove.get_shingles(text)
-            if not shingles.size:
-                return None
-            return np.concatenate(self._datatrove.get_signature(shingles)).astype(self._dtype)
-        if self._split_is_tokens and text.isascii():  # simplified ASCII is letters, digits, spaces
+        if self.fast and self._split_is_tokens and text.isascii():  # simplified: letters, digits, spaces
             buf = np.frombuffer(text.encode("ascii"), np.uint8)
             num = minhash_ascii(buf, self.config.n_grams, self._a, self._b, self._mask, self._out)
         else:
-            buf = np.frombuffer(self.words(text).encode("utf-8"), np.uint8)
+            words = self.words(text) if self.fast else None
+            if words is None:
+                return self._datatrove_signature(text)
+            buf = np.frombuffer(words.encode("utf-8"), np.uint8)
             num = minhash_signature(buf, self.config.n_grams, self._a, self._b, self._mask, self._out)
         if not num:
             return None
         return self._out.astype(self._dtype)
+
+    def _datatrove_signature(self, text: str) -> np.ndarray | None:
+        shingles = self._datatrove.get_shingles(text)
+        if not shingles.size:
+            return None
+        return np.concatenate(self._datatrove.get_signature(shingles)).astype(self._dtype)

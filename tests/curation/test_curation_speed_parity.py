@@ -200,3 +200,17 @@ def test_cleanliness_equal_on_random_code_points():
     for _ in range(3000):
         text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 60)))
         assert cleanliness_score(text) == cleanliness(text), repr(text)
+
+
+@pytest.mark.slow
+def test_signature_equals_datatrove_with_spacy_words(real_texts):
+    """``word_tokenizer: spacy``: spaCy's words, the same compiled hashing."""
+    config = MinhashConfig()
+    reference = MinhashDedupSignature("/tmp/unused", config=config, language="en")
+    fast = FastMinhash(config, "en")
+    for text in real_texts[::10]:
+        want, got = _datatrove_signature(reference, text), fast.signature(text)
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got, want)
