@@ -75,3 +75,57 @@ def test_read_dups_reads_every_pair(tmp_path):
     path = tmp_path / "00000.dups"
     path.write_bytes(b"".join(struct.pack("<4I", *p) for p in pairs))
     assert read_dups(path) == pairs
+
+
+def test_priority_cluster_numbers_clusters_by_keeper_and_writes_the_summary(tmp_path):
+    from curation.dedup.cluster import PriorityCluster
+    from curation.dedup.signature import DOC_DTYPE
+
+    # (priority, exact text hash, cleanliness): two exact clusters and a singleton
+    rows = [(1, 111, 5), (0, 111, 5), (0, 222, 5), (1, 333, 4), (1, 333, 9)]
+    docs = np.zeros(len(rows), DOC_DTYPE)
+    for i, (prio, exact, clean) in enumerate(rows):
+        docs[i] = (prio, 0, exact, 1000 + i, np.nan, clean, 10, np.nan, 0)
+    (tmp_path / "docs").mkdir()
+    np.save(tmp_path / "docs" / "00000.npy", docs)
+    step = PriorityCluster(
+        str(tmp_path),
+        ["trusted", "scraped"],
+        exact=True,
+        heldout_fraction=None,
+        heldout_max_docs=None,
+        world_size_stage1=1,
+    )
+    list(step.run())
+    out = np.load(tmp_path / "clusters" / "00000.npz")
+    # keepers: doc 1 (trusted source) and doc 4 (cleaner copy); ids follow keeper position; singletons -1
+    assert out["removed"].tolist() == [True, False, False, True, False]
+    assert out["cluster"].tolist() == [0, 0, -1, 1, 1]
+    assert out["cluster_size"].tolist() == [2, 2, 1, 2, 2]
+    assert out["kind"].tolist() == [1, 1, 0, 1, 1]
+    assert out["heldout"].tolist() == [False] * 5
+    summary = json.loads((tmp_path / "clusters" / "summary.json").read_text())
+    assert summary == {
+        "num_docs": 5,
+        "num_removed": 2,
+        "num_clusters": 2,
+        "largest_cluster": 2,
+        "by_source": {
+            "trusted": {
+                "docs": 2,
+                "removed_exact": 0,
+                "removed_near": 0,
+                "removed_low_quality": 0,
+                "heldout": 0,
+            },
+            "scraped": {
+                "docs": 3,
+                "removed_exact": 2,
+                "removed_near": 0,
+                "removed_low_quality": 0,
+                "heldout": 0,
+            },
+        },
+    }
+    counts = {k: v.total for k, v in step.stats.stats.items()}
+    assert counts["clusters"] == 2 and counts["removed"] == 2 and counts["exact_pairs"] >= 2
