@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=96)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats; medians are printed")
     parser.add_argument("--grade-sample", type=int, default=800)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, baseline and server alike")
     args = parser.parse_args()
@@ -158,27 +159,36 @@ def main() -> None:
         f"# {n} WikiText-2 paragraphs, wiki-rephrase prompt, tiny Llama {num_params:,} params, greedy {k} new tokens"
     )
     rows = []
-    loop_s, loop_tokens = _plain(model_dir, prompts, k, 1)
-    rows.append(("generate loop (1 prompt at a time)", loop_s, n / loop_s, loop_tokens / loop_s, ""))
-    b_s, b_tokens = _plain(model_dir, prompts, k, args.batch)
-    rows.append((f"batched generate ({args.batch} at a time)", b_s, n / b_s, b_tokens / b_s, ""))
     counter = tmp / "count.txt"
     os.environ["MIDTRAIN_SYNTH_COUNT_FILE"] = str(counter)
-    plain = _runner(tmp / "run_nock", model_dir, k, args.batch, checkpoints=False)
-    plain["gen_s"] = _window(counter, 0)
-    ck_skip = _count(counter)
-    ck = _runner(tmp / "run_ck", model_dir, k, args.batch, checkpoints=True)
-    ck["gen_s"] = _window(counter, ck_skip)
-    for name, r in (("no checkpoints", plain), ("checkpoints + request cache", ck)):
-        rows.append(
-            (
-                f"midtrain runner (local backend), {name}",
-                r["gen_s"],
-                n / r["gen_s"],
-                r["completion_tokens"] / r["gen_s"],
-                f"wall {r['wall_s']:.1f} s with server start and runner set-up",
-            )
-        )
+    runs: dict[str, list[tuple[float, float]]] = {"loop": [], "batched": [], "nock": [], "ck": []}
+    walls: dict[str, list[float]] = {"nock": [], "ck": []}
+    for r in range(args.repeat):  # interleaved, so a change in machine load hits every variant
+        runs["loop"].append(_plain(model_dir, prompts, k, 1))
+        runs["batched"].append(_plain(model_dir, prompts, k, args.batch))
+        for key, ck in (("nock", False), ("ck", True)):
+            skip = _count(counter)
+            res = _runner(tmp / f"run_{key}{r}", model_dir, k, args.batch, checkpoints=ck)
+            runs[key].append((_window(counter, skip), res["completion_tokens"]))
+            walls[key].append(res["wall_s"])
+    med = {key: sorted(v)[len(v) // 2] for key, v in runs.items()}  # median by seconds
+    spread = {key: f"{min(s for s, _ in v):.1f}-{max(s for s, _ in v):.1f} s" for key, v in runs.items()}
+    names = {
+        "loop": "generate loop (1 prompt at a time)",
+        "batched": f"batched generate ({args.batch} at a time)",
+        "nock": "midtrain runner (local backend), no checkpoints",
+        "ck": "midtrain runner (local backend), checkpoints + request cache",
+    }
+    for key, (sec, tokens) in med.items():
+        note = f"range {spread[key]}"
+        if key in walls:
+            note += f"; wall {sorted(walls[key])[len(walls[key]) // 2]:.1f} s with server start"
+        rows.append((names[key], sec, n / sec, tokens / sec, note))
+    loop_s, b_s = med["loop"][0], med["batched"][0]
+    plain = {"gen_s": med["nock"][0], "wall_s": sorted(walls["nock"])[len(walls["nock"]) // 2]}
+    ck = {"gen_s": med["ck"][0]}
+    (tmp / "run_ck").mkdir()
+    _runner(tmp / "run_ck", model_dir, k, args.batch, checkpoints=True)
     before = _count(counter)
     (tmp / "run_ck" / "logs" / "completions" / "00000").unlink()
     rerun = _runner(tmp / "run_ck", model_dir, k, args.batch, checkpoints=True)
@@ -205,7 +215,8 @@ def main() -> None:
             crash["wall_s"] + resume["wall_s"],
             None,
             None,
-            f"{first} + {second} generations for {n} docs ({crash['error']})",
+            f"{first} + {second} generations for {n} docs ({crash['error']}); "
+            f"regenerated: {first + second - n} (in flight at the crash)",
         )
     )
     print("\n| run | wall s | docs/s | generated tokens/s | note |\n|---|---|---|---|---|")
@@ -213,14 +224,19 @@ def main() -> None:
         fmt = lambda v, f: f.format(v) if v is not None else "-"  # noqa: E731
         print(f"| {name} | {wall:.1f} | {fmt(dps, '{:.2f}')} | {fmt(tps, '{:.0f}')} | {note} |")
     loop_rate = n / loop_s
+    print(f"\n(medians of {args.repeat} interleaved repeats; load average now {os.getloadavg()[0]:.1f})")
     print(
         f"\nrunner vs generate loop: {n / plain['gen_s'] / loop_rate:.2f}x docs/s; "
-        f"runner vs batched generate: {n / plain['gen_s'] / (n / b_s):.2f}x (overhead of HTTP + runner); "
+        f"runner vs batched generate: {n / plain['gen_s'] / (n / b_s):.2f}x; "
         f"checkpoints + cache cost: {ck['gen_s'] / plain['gen_s'] - 1:+.1%} generation time; "
         f"server start + set-up: {plain['wall_s'] - plain['gen_s']:.1f} s per task"
     )
     del os.environ["MIDTRAIN_SYNTH_COUNT_FILE"]
     _grade(tmp, args.grade_sample)
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _grade(tmp: Path, sample: int) -> None:
@@ -250,8 +266,8 @@ def _grade(tmp: Path, sample: int) -> None:
     print(
         f"\ngrading ({len(texts)} WikiText-2 + Shakespeare paragraphs, {r.num_graded} graded by rule:edu_grade, "
         f"threshold {r.threshold}, {time.perf_counter() - start:.1f} s): histogram {r.grade_histogram}; "
-        f"distilled fastText on {r.num_train}, held out {r.num_heldout}: Spearman {r.spearman:.3f}, "
-        f"precision {r.precision:.3f}, recall {r.recall:.3f}, F1 {r.f1:.3f}"
+        f"distilled fastText on {r.num_train}, held out {r.num_heldout}: Spearman {_f(r.spearman)}, "
+        f"precision {_f(r.precision)}, recall {_f(r.recall)}, F1 {_f(r.f1)}"
     )
 
 

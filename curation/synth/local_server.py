@@ -185,30 +185,34 @@ class Batcher:
             for slot in batch:  # one generate call per set of sampling parameters
                 groups.setdefault(json.dumps(slot["params"], sort_keys=True), []).append(slot)
             for slots in groups.values():
+                failed: list[dict] = []
                 if self.fail_after:  # the simulated crash: exactly fail_after generations succeed
                     room = max(0, self.fail_after - self.num_done)
-                    for s in slots[room:]:
-                        s["error"] = RuntimeError(f"simulated crash after {self.fail_after} generations")
-                        s["event"].set()
-                    slots = slots[:room]
-                    if not slots:
-                        continue
-                started = time.time()
-                try:
-                    results = self.model.generate([s["prompt"] for s in slots], slots[0]["params"])
-                except Exception as error:  # the request threads answer 400 with the reason
-                    for s in slots:
-                        s["error"] = error
-                        s["event"].set()
-                    continue
-                with self.lock:
-                    self.num_done += len(slots)
-                    if self.count_file:
-                        with open(self.count_file, "a") as f:
-                            f.write(f"{started:.4f} {time.time():.4f}\n" * len(slots))
-                for s, r in zip(slots, results, strict=True):
-                    s["result"] = r
+                    slots, failed = slots[:room], slots[room:]
+                self._generate(slots)
+                for s in failed:  # answered after the others, as a server dying mid-run would
+                    s["error"] = RuntimeError(f"simulated crash after {self.fail_after} generations")
                     s["event"].set()
+
+    def _generate(self, slots: list[dict]) -> None:
+        if not slots:
+            return
+        started = time.time()
+        try:
+            results = self.model.generate([s["prompt"] for s in slots], slots[0]["params"])
+        except Exception as error:  # the request threads answer 400 with the reason
+            for s in slots:
+                s["error"] = error
+                s["event"].set()
+            return
+        with self.lock:
+            self.num_done += len(slots)
+            if self.count_file:
+                with open(self.count_file, "a") as f:
+                    f.write(f"{started:.4f} {time.time():.4f}\n" * len(slots))
+        for s, r in zip(slots, results, strict=True):
+            s["result"] = r
+            s["event"].set()
 
 
 def make_handler(batcher: Batcher, model, model_name: str):
