@@ -1,0 +1,141 @@
+"""The curation cost curve: docs/s, MB/s and peak RSS per worker as the real-text corpus grows.
+
+Corpora from ``bench/curation_real_corpus.py`` (the real sets of ``../shared/data`` grown with
+fresh variants and 10 % planted duplicates) at each ``--mb`` size (5 MB is ~10k documents, 50 MB
+~100k); the standard pipeline of ``bench_curation_throughput.py`` with ``tasks: 2, workers: 2``,
+each run in a fresh process. CPU seconds are the run's own plus its workers' (``/proc/<pid>/stat``
+sampled every 50 ms), so the rates are per CPU-second; peak RSS (VmHWM) is sampled from ``/proc`` for the driver and every
+worker. Writes ``bench/results/curation_cost_curve.{json,png}``.
+
+    nice -n 10 .venv/bin/python bench/bench_curation_cost_curve.py --mb 5 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/NAME.py` from the root
+
+CHILD = r"""
+import json, os, sys, warnings
+from curation import CurationConfig, run_curation
+config = json.loads(sys.argv[1])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    run_curation(CurationConfig.model_validate(config), sys.argv[2])
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def measure(config: dict, out: Path) -> dict:
+    from bench.bench_curation_memory import _children, _hwm_kib
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(config), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg"},
+    )
+    peak = {"driver_mib": 0.0, "worker_mib": 0.0}
+    cpu: dict[int, float] = {}  # last CPU seconds seen per process (driver and every worker)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak["driver_mib"] = max(peak["driver_mib"], _hwm_kib(proc.pid) / 1024)
+            cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), _cpu_s(proc.pid))
+            for child in _children(proc.pid):
+                peak["worker_mib"] = max(peak["worker_mib"], _hwm_kib(child) / 1024)
+                cpu[child] = max(cpu.get(child, 0.0), _cpu_s(child))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    start = time.perf_counter()
+    thread.start()
+    proc.wait()
+    done.set()
+    thread.join()
+    assert proc.returncode == 0, f"curation run failed (exit {proc.returncode})"
+    # sampled every 50 ms: a process's last 50 ms may be missed, the driver's exit is not counted
+    return {**peak, "cpu_s": sum(cpu.values()), "wall_s": time.perf_counter() - start}
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs = [r["docs"] for r in rows]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(docs, [r["docs_per_cpu_s"] for r in rows], "o-", color="tab:blue", label="docs/s per core")
+    left.set_xscale("log")
+    left.set_xlabel("documents")
+    left.set_ylabel("docs/s per core", color="tab:blue")
+    left.set_ylim(bottom=0)
+    right = left.twinx()
+    right.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
+    right.set_ylabel("peak RSS per worker (MiB)", color="tab:red")
+    right.set_ylim(bottom=0)
+    for r in rows:
+        left.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
+                      xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip
+    left.set_title("midtrain curation cost curve (tasks 2, workers 2, real text)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=float, nargs="+", default=[5.0, 50.0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_cost_curve.json")
+    args = parser.parse_args()
+    if not (args.data / "gsm8k_train.jsonl").is_file():
+        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.bench_curation_throughput import curation_config
+    from bench.curation_real_corpus import build_sources, subset_sources
+
+    work = Path(tempfile.mkdtemp(prefix="bench_cost_"))
+    eval_gsm8k = work / "gsm8k_eval.jsonl"
+    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    rows = []
+    for mb in args.mb:
+        sources = build_sources(args.data, work / f"src{mb}", target_mb=mb)
+        built = sum(p.stat().st_size for p in sources.values()) / 1e6
+        if built > 1.3 * mb:  # smaller than the real sets: the first share of every source
+            sources = subset_sources(sources, work / f"sub{mb}", mb / built)
+        texts = [json.loads(x)["text"] for p in sources.values() for x in p.read_text().splitlines()]
+        config = curation_config(sources, eval_gsm8k, args.data)
+        config["executor"] = {"tasks": 2, "workers": 2}
+        load = os.getloadavg()[0]
+        res = measure(config, work / f"out{mb}")
+        size = sum(len(t.encode()) for t in texts) / 1e6
+        row = {"docs": len(texts), "mb": size, **res, "load_avg_1min": load}
+        row.update(mb_per_cpu_s=size / res["cpu_s"], docs_per_cpu_s=len(texts) / res["cpu_s"])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+    plot(rows, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
