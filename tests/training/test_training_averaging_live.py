@@ -107,3 +107,37 @@ def test_decay_window_with_a_constant_lr_is_an_error(tmp_path):
         train(cfg)
     with pytest.raises(ValueError, match="averaging.last_steps"):
         tiny_train_config(tmp_path, averaging={"last_steps": 0})
+
+
+@pytest.mark.slow
+def test_the_average_resumes_on_another_world_size(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    write_tiny_workspace(tmp_path)
+    common = dict(
+        max_steps=8, averaging={"last_steps": 6}, checkpoint={"every_steps": 2, "final_export": False}
+    )
+    full = tiny_train_config(tmp_path, run_dir=tmp_path / "full", **common)
+    train(full)
+    part = tiny_train_config(tmp_path, run_dir=tmp_path / "part", **common)
+    with pytest.raises(_Killed):
+        train(part, callbacks=[*default_callbacks(part), _KillAt(5)])  # 1 rank, average of steps 3-4 saved
+    (tmp_path / "part.yaml").write_text(yaml.safe_dump(json.loads(part.model_dump_json())))
+    script = "import sys\nfrom training.config import TrainConfig\nfrom training.trainer import train\n"
+    script += "train(TrainConfig.from_yaml(sys.argv[1]))\n"
+    (tmp_path / "run.py").write_text(script)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MIDTRAIN_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [*cmd, str(tmp_path / "run.py"), str(tmp_path / "part.yaml")], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads((part.run_dir / "hf" / "average" / "midtrain_state.json").read_text())
+    assert state["averaged_steps"] == [3, 4, 5, 6, 7, 8] and state["world_size"] == 2
+    a, b = _exported(full.run_dir / "hf" / "average"), _exported(part.run_dir / "hf" / "average")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
