@@ -62,9 +62,10 @@ def simplify(text: str) -> str:
 class FastMinhash:
     """``signature(text)`` -> uint array of ``num_buckets * hashes_per_bucket`` minima, or None."""
 
-    def __init__(self, config: MinhashConfig, language):
+    def __init__(self, config: MinhashConfig, language, output_folder: str = "."):
+        """``output_folder`` only names datatrove's step (it writes nothing there)."""
         self.config = config
-        self._datatrove = MinhashDedupSignature("/tmp/unused", config=config, language=language)
+        self._datatrove = MinhashDedupSignature(output_folder, config=config, language=language)
         self.tokenizer = self._datatrove.word_tokenizer
         hashing = config.hash_config
         self.fast = (

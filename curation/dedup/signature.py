@@ -89,7 +89,7 @@ class DedupSignature(PipelineStep):
         signer = buckets = None
         cfg = self.minhash_config
         if cfg is not None:
-            signer = FastMinhash(cfg, self.language)
+            signer = FastMinhash(cfg, self.language, str(out / "sigs"))
             for bi in range(cfg.num_buckets):
                 (out / "sigs" / f"bucket_{bi:03d}").mkdir(parents=True, exist_ok=True)
             buckets = [
