@@ -1,0 +1,36 @@
+"""Held-out loss guards that mutation testing (scripts/mutation.sh eval_loss) showed missing: a
+domain with nothing to score is NaN with n = 0 and does not poison the token-weighted overall loss."""
+
+from __future__ import annotations
+
+import math
+
+from conftest import DOMAINS
+
+from evaluation.loss import domain_losses, loss_over_batches
+
+
+def test_no_batches_give_nan_loss_and_zero_tokens(loaded_base):
+    loss, count = loss_over_batches(loaded_base.model, [])
+    assert math.isnan(loss) and count == 0
+
+
+def test_an_empty_domain_is_nan_and_left_out_of_the_overall_loss(tokenizer, loaded_base):
+    kwargs = dict(
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        seq_len=256,
+        batch_size=2,
+        max_tokens_per_domain=None,
+    )
+    rows = domain_losses(loaded_base.model, tokenizer, {"math": DOMAINS["math"], "code": []}, **kwargs)
+    got = {(r["task"], r["metric"]): (r["value"], r["n"]) for r in rows}
+    math_loss, math_n = got[("loss/math", "loss")]
+    assert math_n > 0 and math.isfinite(math_loss)
+    code_loss, code_n = got[("loss/code", "loss")]
+    assert code_n == 0 and math.isnan(code_loss) and math.isnan(got[("loss/code", "perplexity")][0])
+    all_loss, all_n = got[("loss/all", "loss")]
+    assert all_n == math_n and math.isclose(all_loss, math_loss, rel_tol=1e-12)
+    # one domain: no loss/all row
+    single = domain_losses(loaded_base.model, tokenizer, {"math": DOMAINS["math"]}, **kwargs)
+    assert {r["task"] for r in single} == {"loss/math"}
