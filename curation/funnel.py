@@ -33,7 +33,8 @@ _STEP_KEYS = {
     "Dedup filter": "dedup",
     "Quality scorer": "quality_classifier",
 }
-KEPT_COLOR, DROPPED_COLOR, HELDOUT_COLOR = "#4c72b0", "#dd8452", "#8c8c8c"
+KEPT_COLOR, DROPPED_COLOR, NOT_RUN_COLOR = "#4c72b0", "#dd8452", "#c7c7c7"
+_FILTER_STEPS = ("gopher_quality", "gopher_repetition", "c4", "fineweb", "code_quality")
 
 
 class RemovedWriter(JsonlWriter):
@@ -96,11 +97,26 @@ def _per_source(counters: dict, prefix: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def build_funnel(work_dir: Path, sources: list[str], profiles: dict[str, str] | None = None) -> dict:
-    """Per step: input, kept, dropped, reasons, edits; per source: the same, step by step."""
+def build_funnel(
+    work_dir: Path,
+    sources: list[str],
+    profiles: dict[str, str] | None = None,
+    filters_run: dict[str, list[str]] | None = None,
+) -> dict:
+    """Per step: input, kept, dropped, reasons, edits; per source: the same, step by step.
+
+    ``profiles`` (source -> kind) and ``filters_run`` (source -> the heuristic filters that judge
+    it) are recorded per source, so a reader (and the plot) can tell "kept" from "not judged".
+    """
     steps: list[dict] = []
     by_source = {
-        s: {"profile": (profiles or {}).get(s), "reasons": {}, "modified": {}, "chars_removed": {}}
+        s: {
+            "profile": (profiles or {}).get(s),
+            "filters": (filters_run or {}).get(s),
+            "reasons": {},
+            "modified": {},
+            "chars_removed": {},
+        }
         for s in sources
     }
     for stage in STAGE_ORDER:
@@ -285,9 +301,12 @@ def plot_funnel(funnel: dict, path: Path) -> Path:
         kept = [steps[n]["input"] - steps[n]["dropped"] if n in steps else 0 for n in names]
         dropped = [steps[n]["dropped"] if n in steps else 0 for n in names]
         y = list(range(len(names)))[::-1]
-        ax.barh(y, kept, color=KEPT_COLOR, label="kept")
-        ax.barh(y, dropped, left=kept, color=DROPPED_COLOR, label="dropped")
         row = funnel["by_source"][source]
+        judged = row.get("filters")
+        skipped = [judged is not None and n in _FILTER_STEPS and n not in judged for n in names]
+        colors = [NOT_RUN_COLOR if skip else KEPT_COLOR for skip in skipped]
+        ax.barh(y, kept, color=colors, label="kept")
+        ax.barh(y, dropped, left=kept, color=DROPPED_COLOR, label="dropped")
         total = max(1, row.get("input", 0))
         ax.set_yticks(y, names, fontsize=8)
         ax.set_xlim(0, total * 1.02)
@@ -301,8 +320,11 @@ def plot_funnel(funnel: dict, path: Path) -> Path:
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(sources) :]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8, ncols=2)
+    from matplotlib.patches import Patch
+
+    legend = [Patch(color=KEPT_COLOR, label="kept"), Patch(color=DROPPED_COLOR, label="dropped")]
+    legend.append(Patch(color=NOT_RUN_COLOR, label="passed unjudged (not in the source's profile)"))
+    fig.legend(handles=legend, loc="upper right", fontsize=8, ncols=3)
     fig.suptitle("curation funnel per source (documents entering each step)", fontsize=10, x=0.02, ha="left")
     fig.supxlabel("documents", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.97))

@@ -117,7 +117,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
     from curation.dedup.lsh import similarity_curve_table
-    from curation.filters import build_heuristic_filters, make_word_tokenizer, source_kind
+    from curation.filters import build_heuristic_filters, make_word_tokenizer, source_filters, source_kind
     from curation.readers import SourcesReader
     from curation.report import FinalizeReport
     from curation.stats import SourceStats
@@ -240,6 +240,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                     {s.name: s.domain for s in config.sources},
                     extra,
                     profiles={s.name: source_kind(s.kind, s.domain) for s in config.sources},
+                    filters_run={s: [name for name, _ in f] for s, f in source_filters(config).items()},
                     guard={
                         "max_drop_fraction": config.guard.max_drop_fraction,
                         "strict": config.guard.strict,

@@ -164,6 +164,7 @@ class FinalizeReport(PipelineStep):
         extra: dict,
         *,
         profiles: dict[str, str] | None = None,
+        filters_run: dict[str, list[str]] | None = None,
         guard: dict | None = None,
     ):
         super().__init__()
@@ -173,6 +174,7 @@ class FinalizeReport(PipelineStep):
         self.domain_hints = domain_hints
         self.extra = extra
         self.profiles = profiles or {}
+        self.filters_run = filters_run or {}
         # max_drop_fraction, strict, heldout_expected (see curation/guard.py)
         self.guard = guard or {"max_drop_fraction": 0.5, "strict": False, "heldout_expected": True}
 
@@ -185,7 +187,7 @@ class FinalizeReport(PipelineStep):
         for s in self.sources:  # every source gets its folders, even when nothing survived
             (out / "curated" / s).mkdir(parents=True, exist_ok=True)
             (out / "heldout" / s).mkdir(parents=True, exist_ok=True)
-        funnel = build_funnel(work, self.sources, self.profiles)
+        funnel = build_funnel(work, self.sources, self.profiles, self.filters_run)
         inventory = build_inventory(work, out, self.sources, self.domain_hints)
         for s, row in zip(self.sources, inventory.iter_rows(named=True), strict=True):
             funnel["by_source"][s]["curated"] = row["num_docs"]
