@@ -88,11 +88,11 @@ def plot(rows: list[dict], path: Path) -> None:
     left.set_xscale("log")
     left.set_xlabel("documents")
     left.set_ylabel("docs/s per core", color="tab:blue")
-    left.set_ylim(bottom=0)
+    left.set_ylim(0, 1.25 * max(r["docs_per_cpu_s"] for r in rows))
     right = left.twinx()
     right.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
     right.set_ylabel("peak RSS per worker (MiB)", color="tab:red")
-    right.set_ylim(bottom=0)
+    right.set_ylim(0, 1.25 * max(r["worker_mib"] for r in rows))
     for r in rows:
         left.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
                       xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip

@@ -47,7 +47,7 @@ _ASCII_JUNK_CHARS = "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufffd"
 _JUNK_CATEGORIES = ("Cc", "Cf", "Co", "Cs", "Cn")
 _JUNK_TOKEN_CACHE: dict[str, re.Pattern] = {}
 _WORD_CACHE: dict[str, tuple[bool, bool]] = {}
-_WORD_CACHE_MAX = 500_000
+_WORD_CACHE_MAX = 100_000
 
 
 def _junk_token_pattern(extra_chars: str) -> re.Pattern:

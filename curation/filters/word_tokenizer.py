@@ -63,7 +63,7 @@ _SENT_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=\S)""")
 
 
 _CHUNK_CACHE: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_MAX = 1_000_000
+_CHUNK_CACHE_MAX = 200_000  # ~30 MB per worker at most
 
 
 def _chunk_tokens(chunk: str) -> tuple[str, ...]:
