@@ -34,3 +34,45 @@ def test_an_empty_domain_is_nan_and_left_out_of_the_overall_loss(tokenizer, load
     # one domain: no loss/all row
     single = domain_losses(loaded_base.model, tokenizer, {"math": DOMAINS["math"]}, **kwargs)
     assert {r["task"] for r in single} == {"loss/math"}
+
+
+def _head_inputs(model, batch) -> list[tuple[int, ...]]:
+    """Shapes the lm head was called with while scoring ``batch``."""
+    from evaluation.loss import scored_losses
+
+    shapes = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda m, args, out: shapes.append(tuple(args[0].shape))
+    )
+    try:
+        losses, mask = scored_losses(model, batch)
+    finally:
+        hook.remove()
+    assert losses.numel() == int(mask.sum())
+    return shapes
+
+
+def _one_batch(tokenizer):
+    from evaluation.packing import batches, pack_documents, tokenize_documents
+
+    docs = list(tokenize_documents(tokenizer, DOMAINS["math"][:3], eos_token_id=tokenizer.eos_token_id))
+    return next(batches(pack_documents(docs, seq_len=64), seq_len=64, batch_size=2, pad_id=1))
+
+
+def test_lm_head_runs_only_on_scored_positions(tokenizer, loaded_base):
+    batch = _one_batch(tokenizer)
+    scored = int((batch.labels[:, 1:] != -100).sum())
+    hidden = loaded_base.model.config.hidden_size
+    assert _head_inputs(loaded_base.model, batch) == [(scored, hidden)]  # not [B, T, H]
+
+
+def test_post_processed_logits_take_the_plain_logits_path(tokenizer, loaded_base):
+    """Soft-capped or scaled logits are not lm_head(hidden): the model's own forward must run."""
+    model, batch = loaded_base.model, _one_batch(tokenizer)
+    for attr, value in (("final_logit_softcapping", 30.0), ("logit_scale", 0.5)):
+        old = getattr(model.config, attr, None)
+        setattr(model.config, attr, value)
+        try:
+            assert _head_inputs(model, batch) == [(2, 64, model.config.hidden_size)], attr
+        finally:
+            setattr(model.config, attr, old)
