@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
     plot(rows, args.out.with_suffix(".png"))
+    shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 
 

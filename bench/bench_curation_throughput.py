@@ -242,6 +242,8 @@ def main() -> None:
         print(f"  {key[:60]:<60} {a:7.2f} {b:7.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
