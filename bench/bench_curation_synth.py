@@ -241,7 +241,7 @@ def _f(value: float | None) -> str:
 
 def _grade(tmp: Path, sample: int) -> None:
     from curation.real_sets import find_shared_data, paragraphs
-    from curation.synth.config import GradeConfig
+    from curation.synth.grade_config import GradeConfig
     from curation.synth.grade import run_grading
 
     data = find_shared_data()

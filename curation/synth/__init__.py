@@ -6,6 +6,11 @@ problems or runs a custom prompt over curated sources and adds the outputs as ne
 quality classifier. Docs: docs/curation_synthetic.md.
 """
 
-from curation.synth.config import BackendConfig, GenerationConfig, GradeConfig, SynthesizeConfig, SynthJob
+from curation.synth.config import BackendConfig, GenerationConfig, SynthesizeConfig, SynthJob
 
-__all__ = ["BackendConfig", "GenerationConfig", "GradeConfig", "SynthJob", "SynthesizeConfig"]
+__all__ = [
+    "BackendConfig",
+    "GenerationConfig",
+    "SynthJob",
+    "SynthesizeConfig",
+]  # GradeConfig: grade_config.py

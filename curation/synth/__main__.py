@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from curation.config_errors import load_yaml_mapping, validate_model
-    from curation.synth.config import GradeConfig
     from curation.synth.grade import run_grading
+    from curation.synth.grade_config import GradeConfig
 
     data = load_yaml_mapping(args.config)
     data = data.get("grade", data)

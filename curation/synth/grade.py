@@ -26,7 +26,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 
-from curation.synth.config import GradeConfig
+from curation.synth.grade_config import GradeConfig
 from curation.synth.prompts import GRADE_PROMPT, custom_id, render
 
 _NUM = r"(\d+(?:\.\d+)?)"

@@ -139,6 +139,9 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
         note,
         gen_stages={o: stage_name(synth, f"gen_{o}") for o in jobs},
     )
+    # The report always reruns (one cheap task): if the curation report stage ran again (it rewrites
+    # the inventory and curated/), the synthetic sources are put back from the synthesis work folder.
+    shutil.rmtree(work / "logs" / stage_name(synth, "report") / "completions", ignore_errors=True)
     stages.append((stage_name(synth, "report"), [report], 1))
     return stages
 

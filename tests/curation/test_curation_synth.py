@@ -243,6 +243,16 @@ def test_endpoint_backend_talks_to_a_running_openai_compatible_server(tmp_path, 
     assert result.inventory.filter(result.inventory["source"] == "a.qa")["synthetic"].item()
 
 
+def test_a_rerun_curation_report_does_not_lose_the_synthetic_sources(tmp_path):
+    config = _config(tmp_path, num_docs=4)
+    run_curation(config, tmp_path / "out")
+    work = next((tmp_path / "out" / "work").iterdir())
+    (work / "logs" / "report" / "completions" / "00000").unlink()  # the curation report runs again
+    result = run_curation(config, tmp_path / "out")
+    assert sorted(result.inventory["source"].to_list()) == ["a", "a.rephrase_textbook"]
+    assert len(_docs(tmp_path / "out" / "curated" / "a.rephrase_textbook")) == 4
+
+
 # -- resume -----------------------------------------------------------------------------------
 
 

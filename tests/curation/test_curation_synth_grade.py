@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from curation import CurationConfig, run_curation
-from curation.synth.config import GradeConfig
 from curation.synth.grade import agreement, parse_grade
+from curation.synth.grade_config import GradeConfig
 from curation.synth.local_server import EDU_WORDS, edu_rule_grade
 
 FILLER = ["river", "city", "market", "garden", "people", "morning", "winter", "bridge", "music", "village"]
