@@ -1,0 +1,122 @@
+"""Recipe guards that mutation testing (scripts/mutation.sh recipes) showed missing.
+
+The stage bodies (curate, tokenize, plan, train) were exercised only by the slow end-to-end tests;
+here each stage built by ``build_stages`` runs with its heavy callee swapped for a recorder, so
+the wiring (which folder goes where, which seed, the recipe's scale) is checked in milliseconds.
+Also ``RunDir.claim``: the resolved recipe and provenance it records.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recipes.config import load_recipe
+from recipes.runner import RECIPE_FILE, RunDir
+from recipes.stages import build_stages
+
+
+def _stages(tmp_path, *overrides):
+    recipe = load_recipe("demo", overrides=list(overrides))
+    return recipe, {s.name: s for s in build_stages(recipe, tmp_path)}
+
+
+def test_curate_stage_runs_curation_on_the_demo_sources_with_decontamination(tmp_path, monkeypatch):
+    import curation
+
+    calls = []
+    monkeypatch.setattr(curation, "run_curation", lambda config, out, wait: calls.append((config, out, wait)))
+    _, stages = _stages(tmp_path)
+    out = tmp_path / "curate"
+    assert stages["curate"].run(out) == [out / "inventory.parquet", out / "reports"]
+    ((config, where, wait),) = calls
+    assert where == out and wait is True
+    raw = tmp_path / "corpus" / "raw"
+    assert [(s.name, Path(s.path)) for s in config.sources] == [
+        (n, raw / f"{n}.jsonl") for n in ("math", "code", "general")
+    ]
+    assert [s.name for s in config.decontamination.eval_sets] == ["gsm8k_like", "humaneval_like"]
+    assert (
+        Path(config.decontamination.eval_sets[0].path)
+        == tmp_path / "corpus" / "evalsets" / "gsm8k_like.jsonl"
+    )
+
+
+def test_tokenize_stage_reads_the_curate_folder_and_writes_its_output(tmp_path, monkeypatch):
+    import training
+
+    calls = []
+    monkeypatch.setattr(
+        training, "tokenize_curated", lambda src, out, config: calls.append((src, out, config))
+    )
+    _, stages = _stages(tmp_path)
+    out = tmp_path / "elsewhere"
+    assert stages["tokenize"].run(out)[0] == out / "tokenizer.json"
+    ((src, where, config),) = calls
+    assert src == tmp_path / "curate" and where == out
+    assert isinstance(config, training.TokenizeConfig)
+
+
+def test_plan_stage_scales_the_token_budget_and_plans_from_the_exact_inventory(tmp_path, monkeypatch):
+    import mixing
+    import recipes.stages as stages_module
+
+    seen = {}
+    monkeypatch.setattr(stages_module, "exact_inventory", lambda root: seen.setdefault("root", root))
+    monkeypatch.setattr(
+        mixing, "plan_mixture", lambda inv, config: seen.update(inv=inv, config=config) or "plan"
+    )
+    monkeypatch.setattr(mixing, "write_plan", lambda plan, out, config: seen.update(plan=plan, out=out))
+    recipe, stages = _stages(tmp_path, "scale=0.5")
+    out = tmp_path / "plan-out"
+    assert stages["base.plan"].run(out) == [out / "plan.parquet", out / "plan.png"]
+    assert (
+        seen["root"] == tmp_path and seen["inv"] == tmp_path and seen["plan"] == "plan" and seen["out"] == out
+    )
+    assert seen["config"].total_tokens == int(recipe.base.plan["total_tokens"] * 0.5)
+
+
+def test_train_stages_get_their_folders_seed_and_init(tmp_path, monkeypatch):
+    import training
+    from training.trainer.loop import TrainResult
+
+    configs = []
+
+    def fake_train(config):
+        configs.append(config)
+        return TrainResult(Path(config.run_dir), Path(config.run_dir) / "hf" / "step_1", Path("m.jsonl"), 1)
+
+    monkeypatch.setattr(training, "train", fake_train)
+    _, stages = _stages(tmp_path, "base.seeds=[3]")
+    out = tmp_path / "base-run"
+    assert (
+        stages["base.train.seed3" if "base.train.seed3" in stages else "base.train"].run(out)[0]
+        == out / "hf" / "step_1"
+    )
+    base = configs[-1]
+    assert Path(base.run_dir) == out and base.seed == 3
+    assert Path(base.tokens_dir) == tmp_path / "tokens"
+    assert Path(base.plan_path) == tmp_path / "base" / "plan" / "plan.parquet"
+    # a run with init: base starts from the base run's last HF export
+    (tmp_path / "base" / "run" / "hf" / "step_7").mkdir(parents=True)
+    (tmp_path / "base" / "run" / "hf" / "step_12").mkdir(parents=True)
+    stages["train.anneal.seed0"].run(tmp_path / "anneal")
+    anneal = configs[-1]
+    assert anneal.seed == 0 and Path(anneal.plan_path) == tmp_path / "plans" / "anneal" / "plan.parquet"
+    assert Path(anneal.model.init_from) == tmp_path / "base" / "run" / "hf" / "step_12"
+
+
+def test_claim_records_the_resolved_recipe_and_refuses_another_recipes_folder(tmp_path):
+    recipe = load_recipe("demo")
+    run = RunDir(tmp_path / "run")
+    run.claim(recipe, force=False)
+    recorded = yaml.safe_load((tmp_path / "run" / RECIPE_FILE).read_text())
+    assert recorded == yaml.safe_load(yaml.safe_dump(recipe.model_dump(mode="json")))
+    assert (tmp_path / "run" / "provenance.json").is_file()
+    other = recipe.model_copy(update={"name": "other"})
+    with pytest.raises(FileExistsError, match="holds a run of recipe 'demo', not 'other'"):
+        run.claim(other, force=False)
+    (tmp_path / "stranger").mkdir()
+    (tmp_path / "stranger" / "x.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not a midtrain run folder"):
+        RunDir(tmp_path / "stranger").claim(recipe, force=False)
