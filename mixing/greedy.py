@@ -1,7 +1,9 @@
 """Greedy blending order (Megatron / nanotron): which source each sample of a phase comes from.
 
 Rule (stated exactly in mixing/schema.py): sample i goes to argmax_k(w_k * max(i, 1) - count_k),
-computed in float64 as written, ties to the lowest k.
+computed in float64 as written, ties to the lowest k, over the sources with w_k > 0 only: a source
+of weight 0 never gets a sample (without that, its error 0 - 0 wins a tie against sources that
+are exactly on target, e.g. W=[0, 1/4, 3/4] gave source 0 the 5th of 7 samples).
 
 The rule is sequential, but its state is almost a function of i alone: the error vector
 e = w * i - count stays in a bounded region, and trajectories started from any nearby count vector
@@ -37,7 +39,11 @@ def _check_weights(weights, num_samples: int) -> np.ndarray:
 
 def greedy_blend_order_loop(weights, num_samples: int) -> np.ndarray:
     """Reference implementation: a plain Python loop (slow; the definition)."""
-    w = [float(x) for x in _check_weights(weights, num_samples)]
+    checked = _check_weights(weights, num_samples)
+    active = np.flatnonzero(checked > 0)
+    if len(active) < len(checked):  # weight 0: never a sample
+        return active[greedy_blend_order_loop(checked[active], num_samples)]
+    w = [float(x) for x in checked]
     counts = [0] * len(w)
     order = [0] * num_samples
     for i in range(num_samples):
@@ -120,6 +126,9 @@ def greedy_blend_order(weights, num_samples: int) -> np.ndarray:
     w = _check_weights(weights, num_samples)
     num_sources = len(w)
     dtype = _index_dtype(num_sources)
+    active = np.flatnonzero(w > 0)
+    if len(active) < num_sources:  # weight 0: never a sample
+        return active.astype(dtype)[greedy_blend_order(w[active], num_samples)]
     if num_samples == 0 or num_sources == 1:
         return np.zeros(num_samples, dtype=dtype)
     max_blocks = max(1, _CELLS_PER_STEP // num_sources)

@@ -66,11 +66,7 @@ def test_cap_error_lists_five_sources_and_counts_the_rest():
     assert "(and 3 more)" in message and message.endswith("; or set resolve: auto")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the Megatron rule argmax(w*max(i,1) - count) sends exact ties to index 0, "
-    "so a zero-weight source at index 0 gets a sample whenever counts match w*i exactly",
-)
+# was a bug (fixed in mixing/greedy.py): exact ties sent samples to a zero-weight source at index 0
 def test_a_zero_weight_source_gets_no_samples():
     weights = np.array([0.0, 1.0, 6.0]) / 7
     counts = np.bincount(greedy_blend_order(weights, 61).astype(np.int64), minlength=3)
