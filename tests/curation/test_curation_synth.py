@@ -141,6 +141,29 @@ def test_bad_backend_or_source_fails_before_work_starts(tmp_path, backend, jobs,
     assert not (tmp_path / "out" / "inventory.parquet").exists()  # nothing ran
 
 
+def test_backends_map_onto_datatrove_server_types():
+    from curation.synth.backend import SERVER_SCRIPT, inference_config
+    from curation.synth.config import BackendConfig, GenerationConfig
+
+    gen = GenerationConfig(max_new_tokens=64, temperature=0.0, seed=3)
+    vllm = inference_config(
+        BackendConfig(kind="vllm", model="org/m", tp=2, dp=4, server_args={"enforce-eager": True}), gen
+    )
+    assert (vllm.server_type, vllm.tp, vllm.dp, vllm.use_chat) == ("vllm", 2, 4, True)
+    assert vllm.model_kwargs == {"enforce-eager": True}
+    assert vllm.default_generation_params == {"max_tokens": 64, "temperature": 0.0, "top_p": 0.95, "seed": 3}
+    assert inference_config(BackendConfig(kind="sglang", model="org/m"), gen).server_type == "sglang"
+    local = inference_config(BackendConfig(kind="local", model="rule:echo", batch_size=4), gen)
+    assert local.server_type == "custom" and not local.use_chat
+    assert local.model_kwargs["server_script"] == SERVER_SCRIPT and local.model_kwargs["batch_size"] == 4
+    here = BackendConfig(kind="endpoint", model="m", endpoint_url="http://localhost:8000/v1/")
+    there = BackendConfig(kind="endpoint", model="m", endpoint_url="https://api.example.com/v1")
+    assert inference_config(here, gen).endpoint_url == "http://localhost:8000"  # datatrove adds /v1/...
+    assert (
+        inference_config(there, gen).endpoint_url == "https://api.example.com/v1"
+    )  # the OpenAI client's base
+
+
 # -- end to end with the rule backend ---------------------------------------------------------
 
 
