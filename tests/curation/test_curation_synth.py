@@ -93,6 +93,23 @@ def test_template_with_unknown_field_fails_with_the_field_name():
     assert SynthJob(source="a", task="custom", prompt_id="sum", prompt="{text}").output_source == "a.sum"
 
 
+def test_yaml_errors_name_the_key_path(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
+    (tmp_path / "c.yaml").write_text(
+        "sources: [{name: a, path: a.jsonl}]\n"
+        "synthesize:\n"
+        "  backend: {kind: local, model: 'rule:echo'}\n"
+        "  jobs:\n"
+        "    - {source: a, task: custom, prompt_id: s, prompt: 'Summarise {title}: {text}'}\n"
+        "    - {source: a, task: qa, bogus: 1}\n"
+    )
+    with pytest.raises(ValueError) as info:
+        CurationConfig.from_yaml(tmp_path / "c.yaml")
+    message = str(info.value)
+    assert "synthesize.jobs.0: prompt template: unknown field(s) ['title']" in message
+    assert "synthesize.jobs.1.bogus: unknown key" in message
+
+
 def test_unknown_keys_and_duplicate_outputs_are_errors():
     backend = {"kind": "local", "model": "rule:echo"}
     with pytest.raises(ValueError, match="bogus"):
