@@ -10,6 +10,7 @@ tokens a step, 1 torch thread, timed after 3 warm-up steps, alternating repeats,
 3. the loader's share of the step: time inside PlanLoader.__next__ / step time.
 
     nice -n 10 python bench/bench_training_realrun.py [--steps 30] [--repeats 3]
+    nice -n 10 python bench/bench_training_realrun.py --loader-mask   # 4. the loader's cost of loss masking
 
 W&B offline runs its service as a separate process; its CPU time is not in this process's
 figure (the wall-clock column includes it).
@@ -83,11 +84,42 @@ def run_ours(root: Path, steps: int, run: str, *, averaging: bool, tracking: boo
     return out
 
 
+def loader_mask_cost(repeats: int) -> None:
+    """PlanLoader micro-batches/s with and without `loss_mask: response` on half the sources."""
+    import numpy as np
+    import polars as pl
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        tokens, plan_path = write_tiny_workspace(
+            root, phases=[{"web": 2048, "code": 2048}], seq_len=SEQ_LEN, num_docs=2000
+        )
+        n = np.fromfile(tokens / "code" / "000.ds.index", dtype="<u8")[-1]
+        np.random.default_rng(0).integers(0, 2, int(n), dtype=np.uint8).tofile(
+            tokens / "code" / "000.ds.mask"
+        )
+        plan = pl.read_parquet(plan_path)
+        rates = {}
+        for name, kw in (("no mask", {}), ("loss_mask: response", {"loss_mask": {"code": "response"}})):
+            best = 0.0
+            for _ in range(repeats):
+                loader = PlanLoader(tokens, plan, micro_batch_size=MICRO, **kw)
+                t0 = time.process_time()
+                count = sum(1 for _ in loader)
+                best = max(best, count / (time.process_time() - t0))
+            rates[name] = best
+            print(f"  loader, {name}: {best:,.0f} micro-batches of {MICRO}x{SEQ_LEN} per CPU-second")
+        print(f"  mask cost: {rates['no mask'] / rates['loss_mask: response']:.2f}x the loader's time")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--loader-mask", action="store_true", help="only the loader's cost of loss masking")
     args = parser.parse_args()
+    if args.loader_mask:
+        return loader_mask_cost(args.repeats)
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     with tempfile.TemporaryDirectory() as tmp:
