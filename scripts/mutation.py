@@ -79,7 +79,13 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "loader": (
         ["training/data/loader.py"],
-        ["tests/training/test_training_loader.py", "tests/training/test_training_loader_mutation_guards.py"],
+        [
+            "tests/training/test_training_loader.py",
+            "tests/training/test_training_curriculum.py",  # documents sorted per window (_layout)
+            "tests/training/test_training_packing.py",  # position_ids: sequence
+            "tests/training/test_training_instruct.py",  # loss_mask: response (read_mask)
+            "tests/training/test_training_loader_mutation_guards.py",
+        ],
     ),
     "trainer": (
         ["training/trainer/loop.py", "training/trainer/checkpoint.py"],
@@ -130,10 +136,11 @@ def write_config(dest: Path, module: str, files: list[str], tests: list[str]) ->
     lines += ["pytest_add_cli_args =", "    -m", "    not slow", "    -p", "    no:cacheprovider", "    -q"]
     lines += ["    --hypothesis-seed=0"]
     lines += [f"    --deselect={t}" for t in DESELECT.get(module, [])]
-    # forkserver: workers are forked from a process that imported and collected the tests but never
-    # ran one. Plain fork (from the process that ran the stats pass) deadlocks in a futex on the first
-    # mutant: polars' thread pool is not fork-safe. POLARS_MAX_THREADS=1 (run_module) keeps it safe.
-    lines += ["process_isolation = forkserver", "forkserver_warmup = collect"]
+    # forkserver without warm-up: each worker imports the tests itself. Plain fork (from the process
+    # that ran the stats pass), or a fork server warmed up by collecting the tests (which imports
+    # polars and torch), leaves workers deadlocked in a futex (seen on the mixing and loader tests),
+    # which mutmut reports as timeouts.
+    lines += ["process_isolation = forkserver", "forkserver_warmup = none"]
     # A worker is cut after (its tests' time + 10 s) x 10 of wall time (twice that in CPU time). The
     # wall limit is generous because on a shared, niced machine a starved worker is slow, not
     # looping (mutmut's default, (t + 1) x 15, gave false timeouts at load 9 on two cores).
@@ -275,7 +282,9 @@ def main() -> None:
     ap.add_argument("--list", action="store_true", help="print the module map and exit")
     ap.add_argument("--report", action="store_true", help="print the results of earlier runs, run nothing")
     ap.add_argument(
-        "--collect", action="store_true", help="read results of a stopped run from .mutation/<module>/ (run nothing)"
+        "--collect",
+        action="store_true",
+        help="read results of a stopped run from .mutation/<module>/ (run nothing)",
     )
     ap.add_argument(
         "--recheck",
