@@ -120,3 +120,62 @@ def test_claim_records_the_resolved_recipe_and_refuses_another_recipes_folder(tm
     (tmp_path / "stranger" / "x.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="is not a midtrain run folder"):
         RunDir(tmp_path / "stranger").claim(recipe, force=False)
+
+
+def test_demo_curation_judges_general_as_web_and_indexes_both_eval_sets(tmp_path):
+    from recipes.stages import curation_config
+
+    recipe = load_recipe("demo")
+    section = curation_config(recipe, tmp_path)
+    assert [s.get("kind") for s in section["sources"]] == [None, None, "web"]
+    evalsets = tmp_path / "corpus" / "evalsets"
+    assert [(e["name"], e["path"], e["format"]) for e in section["decontamination"]["eval_sets"]] == [
+        ("gsm8k_like", str(evalsets / "gsm8k_like.jsonl"), "gsm8k"),
+        ("humaneval_like", str(evalsets / "humaneval_like.jsonl"), "humaneval"),
+    ]
+
+
+def test_eval_stage_evaluates_every_model_with_the_curated_heldout(tmp_path, monkeypatch):
+    import evaluation
+
+    calls = []
+    monkeypatch.setattr(
+        evaluation, "evaluate", lambda models, config, out: calls.append((models, config, out))
+    )
+    _, stages = _stages(tmp_path)
+    for folder in [
+        "base/run/hf/step_3",
+        *(f"runs/{r}/seed0/hf/step_5" for r in ("anneal", "no-replay", "decay-general", "constant-general")),
+    ]:
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "runs" / "anneal" / "seed0" / "hf" / "average").mkdir()
+    (tmp_path / "runs" / "anneal" / "seed0" / "hf" / "average" / "config.json").write_text("{}")
+    out = tmp_path / "eval-out"
+    assert stages["eval"].run(out) == [out / "eval.parquet", out / "report.md"]
+    ((models, config, where),) = calls
+    assert where == out and Path(config.heldout_dir) == tmp_path / "curate" / "heldout"
+    assert models["base"] == tmp_path / "base" / "run" / "hf" / "step_3"
+    assert models["anneal"] == tmp_path / "runs" / "anneal" / "seed0" / "hf" / "step_5"
+    assert models["anneal/average"] == tmp_path / "runs" / "anneal" / "seed0" / "hf" / "average"
+    assert sorted(models) == sorted(
+        ["base", "anneal", "anneal/average", "no-replay", "decay-general", "constant-general"]
+    )
+
+
+def test_a_run_from_a_users_model_evaluates_that_model_as_the_base(tmp_path):
+    from recipes.config import validate_recipe
+    from recipes.stages import evaluated_models
+
+    raw = load_recipe("demo").model_dump()
+    raw.pop("base")
+    raw["model"] = {"init_from": str(tmp_path / "user-model")}
+    raw["runs"] = {"anneal": {**raw["runs"]["anneal"], "init": "model"}}
+    raw["average"] = {}
+    (tmp_path / "user-model").mkdir()
+    (tmp_path / "user-model" / "config.json").write_text("{}")
+    (tmp_path / "runs" / "anneal" / "seed0" / "hf" / "step_2").mkdir(parents=True)
+    models = evaluated_models(validate_recipe(raw), tmp_path)
+    assert models == {
+        "base": tmp_path / "user-model",
+        "anneal": tmp_path / "runs" / "anneal" / "seed0" / "hf" / "step_2",
+    }
