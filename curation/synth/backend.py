@@ -2,11 +2,12 @@
 
 ``inference_config`` maps a ``BackendConfig`` to datatrove's ``InferenceConfig``;
 ``check_backend`` fails before any work starts when the backend cannot run (package missing,
-model folder missing, endpoint not answering). ``SynthRunner`` is the runner with two fixes for
-running many tasks in one process (``LocalPipelineExecutor(workers=1)`` reuses the step object):
-the checkpoint manager and request cache are rebuilt per task (datatrove keeps the previous
-task's chunk index in them), and the ``custom`` server gets a copy of ``model_kwargs`` (datatrove
-deletes ``server_script`` from the dict it is given).
+model folder missing, endpoint not answering). ``SynthRunner`` is the runner made safe to call
+more than once on one object: the checkpoint manager and request cache are rebuilt per call
+(datatrove's keep the previous task's chunk index), and the ``custom`` server gets a copy of
+``model_kwargs`` (datatrove deletes ``server_script`` from the dict it is given). datatrove's own
+executors copy the pipeline per task (deepcopy or pickling), so this is defensive, for code that
+calls ``run`` on one step twice.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def check_backend(backend: BackendConfig, *, where: str = "synthesize.backend") 
 
 
 class SynthRunner(InferenceRunner):
-    """datatrove's ``InferenceRunner``, safe to reuse across tasks of one process."""
+    """datatrove's ``InferenceRunner``, safe to ``run`` more than once on the same object."""
 
     def __init__(
         self, *args, checkpoints_local_dir: str | None = None, records_per_chunk: int = 6000, **kwargs

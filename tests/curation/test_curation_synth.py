@@ -39,7 +39,9 @@ def _prose(rng: random.Random) -> str:
     return " ".join(" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(6))
 
 
-def _config(root: Path, num_docs: int = 12, *, extra_docs=(), eval_sets=False, **synth) -> CurationConfig:
+def _config(
+    root: Path, num_docs: int = 12, *, extra_docs=(), eval_sets=False, executor=None, **synth
+) -> CurationConfig:
     rng = random.Random(0)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "a.jsonl", "w") as f:
@@ -49,7 +51,7 @@ def _config(root: Path, num_docs: int = 12, *, extra_docs=(), eval_sets=False, *
             f.write(json.dumps({"id": f"x{i}", "text": _prose(rng) + " " + text}) + "\n")
     data = {
         "sources": [{"name": "a", "path": str(root / "a.jsonl"), "kind": "curated"}],
-        "executor": {"tasks": 1, "workers": 1},
+        "executor": executor or {"tasks": 1, "workers": 1},
         "dedup": {"minhash": False},
         "heldout": {"fraction": 0.0, "max_docs": 0},
         "synthesize": {
@@ -205,6 +207,27 @@ def test_synthetic_sources_flow_into_curated_and_inventory(tmp_path):
     report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
     assert report["sources"]["a.qa"]["parents"] == 12 and report["sources"]["a.qa"]["curated"] == 12
     assert "deterministic rule" in report["note"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_tasks_in_one_process_or_two(tmp_path, monkeypatch, workers):
+    # workers=1 runs both tasks one after the other in this process, workers=2 in two processes
+    counter = tmp_path / "generations.txt"
+    monkeypatch.setenv("MIDTRAIN_SYNTH_COUNT_FILE", str(counter))
+    data = _config(tmp_path, num_docs=24, executor={"tasks": 2, "workers": workers}).model_dump(mode="json")
+    lines = (tmp_path / "a.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a1.jsonl").write_text("".join(lines[:12]))
+    (tmp_path / "in" / "a2.jsonl").write_text("".join(lines[12:]))
+    data["sources"][0]["path"] = str(tmp_path / "in")
+    result = run_curation(CurationConfig.model_validate(data), tmp_path / "out")
+    assert len(list((tmp_path / "out" / "curated" / "a").glob("*.jsonl.gz"))) == 2  # one shard per task
+    assert _count(counter) == 24
+    docs = _docs(tmp_path / "out" / "curated" / "a.rephrase_textbook")
+    assert sorted(d["metadata"]["parent_id"] for d in docs) == sorted(f"a{i}" for i in range(24))
+    assert (
+        result.inventory.filter(result.inventory["source"] == "a.rephrase_textbook")["num_docs"].item() == 24
+    )
 
 
 def test_empty_and_truncated_generations_are_counted_rejects(tmp_path):
