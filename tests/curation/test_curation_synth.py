@@ -395,3 +395,37 @@ def test_tiny_transformers_model_generates_through_the_local_server(tmp_path, mo
     inv = result.inventory.filter(result.inventory["synthetic"])
     assert sorted(inv["source"].to_list()) == sorted(outputs)
     shutil.rmtree(tmp_path / "gen")
+
+
+def test_one_runner_object_runs_two_tasks(tmp_path, monkeypatch):
+    from datatrove.data import Document
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from curation.synth.backend import SynthRunner, inference_config
+    from curation.synth.config import BackendConfig, GenerationConfig
+    from curation.synth.steps import SynthRollout
+
+    counter = tmp_path / "generations.txt"
+    monkeypatch.setenv("MIDTRAIN_SYNTH_COUNT_FILE", str(counter))
+    rollout = SynthRollout(
+        output_source="x",
+        template="{text}",
+        style=None,
+        chat=False,
+        max_input_chars=100,
+        min_output_chars=0,
+        keep_truncated=True,
+    )
+    runner = SynthRunner(
+        rollout,
+        inference_config(BackendConfig(kind="local", model="rule:echo"), GenerationConfig(max_new_tokens=4)),
+        JsonlWriter(str(tmp_path / "out"), output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
+        checkpoints_local_dir=str(tmp_path / "ckpt"),
+        records_per_chunk=2,
+    )
+    for rank in (0, 1):  # datatrove's runner would start task 1 at task 0's last chunk and skip it all
+        runner.run(iter([Document(text=f"doc {rank} {i}", id=f"{rank}-{i}") for i in range(5)]), rank=rank)
+    assert _count(counter) == 10
+    assert sorted(d["id"] for d in _docs(tmp_path / "out")) == sorted(
+        f"{r}-{i}" for r in (0, 1) for i in range(5)
+    )
