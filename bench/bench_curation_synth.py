@@ -241,8 +241,8 @@ def _f(value: float | None) -> str:
 
 def _grade(tmp: Path, sample: int) -> None:
     from curation.real_sets import find_shared_data, paragraphs
-    from curation.synth.grade_config import GradeConfig
     from curation.synth.grade import run_grading
+    from curation.synth.grade_config import GradeConfig
 
     data = find_shared_data()
     texts = [p for p in paragraphs(data / "wikitext2_valid.txt") if len(p) >= 200]
