@@ -74,6 +74,13 @@ def test_plan_stage_scales_the_token_budget_and_plans_from_the_exact_inventory(t
         seen["root"] == tmp_path and seen["inv"] == tmp_path and seen["plan"] == "plan" and seen["out"] == out
     )
     assert seen["config"].total_tokens == int(recipe.base.plan["total_tokens"] * 0.5)
+    # each run's plan stage plans that run's mixture
+    anneal_out = tmp_path / "anneal-plan"
+    assert stages["plan.anneal"].run(anneal_out) == [anneal_out / "plan.parquet", anneal_out / "plan.png"]
+    assert seen["out"] == anneal_out
+    assert [p.name for p in seen["config"].phases] == [
+        p["name"] for p in recipe.runs["anneal"].plan["phases"]
+    ]
 
 
 def test_train_stages_get_their_folders_seed_and_init(tmp_path, monkeypatch):
@@ -179,3 +186,65 @@ def test_a_run_from_a_users_model_evaluates_that_model_as_the_base(tmp_path):
         "base": tmp_path / "user-model",
         "anneal": tmp_path / "runs" / "anneal" / "seed0" / "hf" / "step_2",
     }
+
+
+def test_a_run_started_from_weights_drops_the_fresh_model_keys_and_keeps_the_rest(tmp_path, monkeypatch):
+    import training
+    from training.trainer.loop import TrainResult
+
+    configs = []
+    monkeypatch.setattr(
+        training,
+        "train",
+        lambda config: configs.append(config) or TrainResult(Path(config.run_dir), None, Path("m"), 1),
+    )
+    _, stages = _stages(
+        tmp_path, "model.attn_implementation=eager", f"model.config_from={tmp_path / 'cfg.json'}"
+    )
+    (tmp_path / "base" / "run" / "hf" / "step_4").mkdir(parents=True)
+    stages["train.anneal.seed0"].run(tmp_path / "anneal")
+    model = configs[-1].model
+    assert Path(model.init_from) == tmp_path / "base" / "run" / "hf" / "step_4"
+    assert model.tiny is None and model.config_from is None  # weights decide the architecture
+    assert model.attn_implementation == "eager"  # other model settings survive
+
+
+def test_new_weights_at_the_init_path_retrain_the_base_run_too(tmp_path):
+    import os
+    import time
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from recipes.config import validate_recipe
+    from recipes.runner import run_stages
+
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+        )
+    ).save_pretrained(tmp_path / "user-model")
+    raw = load_recipe("demo").model_dump()
+    raw["model"] = {"init_from": str(tmp_path / "user-model")}
+    recipe = validate_recipe(raw)
+
+    def run() -> list[str]:
+        ran = []
+        stages = build_stages(recipe, tmp_path / "run")
+        for stage in stages:
+
+            def record(out, name=stage.name):
+                ran.append(name)
+                (out / "done.txt").write_text(name)
+                return [out / "done.txt"]
+
+            stage.run = record
+        run_stages(stages, RunDir(tmp_path / "run"), log=lambda m: None)
+        return ran
+
+    assert "base.train" in run() and run() == []
+    weights = tmp_path / "user-model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())
+    later = time.time() + 5
+    os.utime(weights, (later, later))
+    again = run()
+    assert "base.train" in again and "base.plan" not in again and "tokenize" not in again
