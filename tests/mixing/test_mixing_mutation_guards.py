@@ -79,3 +79,27 @@ def test_greedy_order_uses_the_smallest_unsigned_dtype():
     assert order.dtype == np.uint8 and order.tolist()[:10] == [0, 1, 2, 0, 1, 0, 2, 0, 1, 0]
     wide = greedy_blend_order(np.full(300, 1 / 300), 1000)
     assert wide.dtype == np.uint16 and int(wide.max()) == 299
+
+
+def _synthetic_spill(real_cap):
+    # s0 synthetic (max_synthetic_share 0.3) wants 10%; s1 wants 90% but is capped; s2 (another
+    # domain, not wanted) has room: the spill from s1 first lands on s0, the only other wanted source
+    return solve_phase(
+        _problem(
+            [0.1, 0.9, 0.0],
+            [1000, real_cap, 1000],
+            mode="auto",
+            synthetic=np.array([True, False, False]),
+            max_synthetic_share=0.3,
+        )
+    )
+
+
+def test_spill_onto_synthetic_sources_above_their_cap_moves_to_real_sources_with_room():
+    alloc = _synthetic_spill(50)  # s0 would get 50 > 30: 20 move to s2
+    np.testing.assert_allclose(alloc, [30, 50, 20])
+
+
+def test_synthetic_spill_within_one_sequence_of_the_cap_is_left_alone():
+    alloc = _synthetic_spill(69)  # s0 gets 31 = cap + 1: rounding, not moved
+    np.testing.assert_allclose(alloc, [31, 69, 0])
