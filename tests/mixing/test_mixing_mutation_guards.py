@@ -103,3 +103,25 @@ def test_spill_onto_synthetic_sources_above_their_cap_moves_to_real_sources_with
 def test_synthetic_spill_within_one_sequence_of_the_cap_is_left_alone():
     alloc = _synthetic_spill(69)  # s0 gets 31 = cap + 1: rounding, not moved
     np.testing.assert_allclose(alloc, [31, 69, 0])
+
+
+def test_max_synthetic_share_without_synthetic_sources_is_no_constraint():
+    alloc = solve_phase(_problem([0.5, 0.5], [1000, 1000], max_synthetic_share=0.2))
+    np.testing.assert_allclose(alloc, [50, 50])
+
+
+def test_min_source_tokens_error_and_auto_drop():
+    p = _problem([0.9, 0.1], [1000, 1000])
+    p.min_seq = 20  # s1 would draw 10 sequences = 100 tokens, under 200
+    with pytest.raises(
+        ValueError,
+        match=r"source 's1' would draw 100 tokens, below min_source_tokens 200 tokens \(shortfall 100 tokens\)",
+    ):
+        solve_phase(p)
+    p = _problem([0.9, 0.1], [1000, 1000], mode="auto")
+    p.min_seq = 20
+    np.testing.assert_allclose(solve_phase(p), [100, 0])  # s1 dropped, s0 takes the phase
+    p = _problem([0.5, 0.5], [1000, 1000], mode="auto")
+    p.min_seq = 60  # both would draw 50 < 60: nothing is left
+    with pytest.raises(ValueError, match="no feasible source left above min_source_tokens"):
+        solve_phase(p)
