@@ -49,3 +49,34 @@ def test_sequence_positions_run_across_documents_but_starts_stay_unscored(tmp_pa
         assert (b.position_ids == torch.arange(16)).all()
         mid_row_starts += int((a.position_ids[:, 1:] == 0).sum())
     assert mid_row_starts > 0  # documents do start mid-row: the two modes differ
+
+
+def test_document_curriculum_streams_each_window_easiest_first(tmp_path):
+    """curriculum: documents with a ``.ds.difficulty`` file: the documents a phase draws come
+    sorted by difficulty (each document's tokens here equal its difficulty, so starts show it)."""
+    import numpy as np
+    import polars as pl
+
+    from training.trainer.testing import write_shard, write_tokenizer
+
+    rng = np.random.default_rng(0)
+    values = rng.permutation(np.arange(1, 61))  # 60 documents, difficulty 1..60
+    docs = [np.append(np.full(int(rng.integers(4, 12)), v), 255) for v in values]
+    tokens = tmp_path / "tokens"
+    write_tokenizer(tokens / "tokenizer.json", 256)
+    write_shard(tokens / "web", docs)
+    values.astype("<f4").tofile(tokens / "web" / "000.ds.difficulty")
+    plan = pl.read_parquet(
+        write_test_plan(tmp_path / "plan.parquet", {"web": "general"}, [{"web": 20}], [16])
+    )
+
+    def starts(curriculum):
+        loader = PlanLoader(tokens, plan, micro_batch_size=4, curriculum=curriculum)
+        out = []
+        for batch in loader:
+            out += batch.input_ids[batch.position_ids == 0].tolist()
+        return [v for v in out if v != 255]
+
+    ordered = starts("documents")
+    assert len(ordered) > 10 and ordered == sorted(ordered)
+    assert starts("off") != sorted(starts("off"))  # control: without the curriculum, random order
