@@ -190,6 +190,15 @@ def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
     section = dict(recipe.curate)
     if recipe.data.demo_corpus is not None:
         section.setdefault("sources", demo_sources(root))
+        # The demo's general source is docstrings (full of `code`, (parentheses), *markup*) mixed
+        # with planted web junk: web rules judge it, but with Gopher's default (80% of words must
+        # have a letter) over half the docstrings would go; 60% keeps prose and drops the junk.
+        filters = dict(section.get("filters") or {})
+        profiles = {k: dict(v or {}) for k, v in (filters.get("profiles") or {}).items()}
+        web = profiles.setdefault("web", {})
+        web.setdefault("gopher_quality", {"min_alpha_words_ratio": 0.6})
+        filters["profiles"] = profiles
+        section["filters"] = filters
         evalsets = root / "corpus" / "evalsets"
         decont = dict(section.get("decontamination") or {})
         decont.setdefault(
