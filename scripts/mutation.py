@@ -91,6 +91,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/training/test_training_checkpoint.py",
             "tests/training/test_training_loss_scaling_fast.py",
             "tests/training/test_training_checkpoint_async.py",
+            "tests/training/test_training_trainer_mutation_guards.py",
         ],
     ),
 }
