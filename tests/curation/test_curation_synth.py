@@ -7,14 +7,22 @@ tiny random transformers model on CPU.
 
 import gzip
 import json
+import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from curation import CurationConfig, run_curation
 from curation.synth.config import SynthesizeConfig, SynthJob
+
+# Worker processes come from a forkserver that keeps the environment it started with (the first
+# multi-worker run of the session), so a count file set later with monkeypatch never reaches them.
+# Set one at collection time, before any forkserver exists, for the multi-worker test.
+WORKER_COUNT_FILE = Path(tempfile.mkdtemp(prefix="midtrain-synth-count-")) / "generations.txt"
+os.environ.setdefault("MIDTRAIN_SYNTH_COUNT_FILE", str(WORKER_COUNT_FILE))
 
 WORDS = [
     "the",
@@ -212,7 +220,8 @@ def test_synthetic_sources_flow_into_curated_and_inventory(tmp_path):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_two_tasks_in_one_process_or_two(tmp_path, monkeypatch, workers):
     # workers=1 runs both tasks one after the other in this process, workers=2 in two processes
-    counter = tmp_path / "generations.txt"
+    counter = Path(os.environ["MIDTRAIN_SYNTH_COUNT_FILE"]) if workers > 1 else tmp_path / "generations.txt"
+    counter.unlink(missing_ok=True)
     monkeypatch.setenv("MIDTRAIN_SYNTH_COUNT_FILE", str(counter))
     data = _config(tmp_path, num_docs=24, executor={"tasks": 2, "workers": workers}).model_dump(mode="json")
     lines = (tmp_path / "a.jsonl").read_text().splitlines(keepends=True)
