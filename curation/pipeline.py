@@ -87,6 +87,13 @@ def _tag_steps(config: CurationConfig) -> list:
     return build_tag_steps(config)
 
 
+def _heldout_expected(heldout) -> bool:
+    """Does the config ask for a held-out slice? (fraction and max_docs both None, or a 0: no.)"""
+    if heldout.fraction is None and heldout.max_docs is None:
+        return False
+    return heldout.fraction != 0 and heldout.max_docs != 0
+
+
 def with_removed(step, work: Path, step_key: str):
     """Give a dropping step an exclusion writer: what it drops lands in removed/<source>/<step>/."""
     from datatrove.pipeline.filters.base_filter import BaseFilter
@@ -244,9 +251,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                     guard={
                         "max_drop_fraction": config.guard.max_drop_fraction,
                         "strict": config.guard.strict,
-                        "heldout_expected": bool(
-                            config.heldout.max_docs != 0 and config.heldout.fraction != 0
-                        ),
+                        "heldout_expected": _heldout_expected(config.heldout),
                     },
                 )
             ],
