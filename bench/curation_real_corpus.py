@@ -19,14 +19,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-DOMAINS = {
-    "wikitext": "general",
-    "shakespeare": "general",
-    "gsm8k": "math",
-    "humaneval": "code",
-    "flask": "code",
-    "web": "general",
-}
 _LONG_WORD = re.compile(r"[A-Za-z]{5,}")
 
 

@@ -11,9 +11,9 @@ A bad line is a ValueError naming file, line and key, raised before any model ru
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
+
+from evaluation.heldout import iter_json_lines
 
 FORMATS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "gsm8k": {"question": str, "answer": str},
@@ -28,41 +28,33 @@ def read_evalset(path: str | Path, kind: str, *, limit: int | None = None) -> li
     fields = FORMATS[kind]
     if not path.is_file():
         raise FileNotFoundError(f"{kind} file {path}: not found")
-    opener = gzip.open if path.suffix == ".gz" else open
     records: list[dict] = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-            for key, kind_type in fields.items():
-                if key not in record:
-                    raise ValueError(
-                        f"{path}:{line_no}: missing key {key!r} ({kind} format needs {list(fields)})"
-                    )
-                if not isinstance(record[key], kind_type) or isinstance(record[key], bool):
-                    raise ValueError(
-                        f"{path}:{line_no}: key {key!r} must be {kind_type.__name__}, "
-                        f"got {type(record[key]).__name__}"
-                    )
-            if kind == "mc":
-                choices = record["choices"]
-                if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-                    raise ValueError(f"{path}:{line_no}: key 'choices' must be a list of >= 2 strings")
-                if not 0 <= record["answer"] < len(choices):
-                    raise ValueError(
-                        f"{path}:{line_no}: key 'answer' = {record['answer']} is not an index "
-                        f"into {len(choices)} choices"
-                    )
-            record.setdefault("_line", line_no)
-            records.append(record)
-            if limit is not None and len(records) >= limit:
-                break
+    for line_no, record in iter_json_lines(path):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+        for key, kind_type in fields.items():
+            if key not in record:
+                raise ValueError(
+                    f"{path}:{line_no}: missing key {key!r} ({kind} format needs {list(fields)})"
+                )
+            if not isinstance(record[key], kind_type) or isinstance(record[key], bool):
+                raise ValueError(
+                    f"{path}:{line_no}: key {key!r} must be {kind_type.__name__}, "
+                    f"got {type(record[key]).__name__}"
+                )
+        if kind == "mc":
+            choices = record["choices"]
+            if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+                raise ValueError(f"{path}:{line_no}: key 'choices' must be a list of >= 2 strings")
+            if not 0 <= record["answer"] < len(choices):
+                raise ValueError(
+                    f"{path}:{line_no}: key 'answer' = {record['answer']} is not an index "
+                    f"into {len(choices)} choices"
+                )
+        record.setdefault("_line", line_no)
+        records.append(record)
+        if limit is not None and len(records) >= limit:
+            break
     if not records:
         raise ValueError(f"{path}: no items")
     return records

@@ -35,24 +35,31 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
 
 
+def iter_json_lines(path: Path):
+    """``(line_no, record)`` for each non-blank line of a jsonl(.gz) file; a bad line is a
+    ValueError naming file and line (the one reader evaluation's held-out, eval-set and
+    reference-set loaders share)."""
+    with _open(Path(path)) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
+
+
 def read_heldout(heldout_dir: str | Path) -> dict[str, list[str]]:
     """Return ``{domain: [text, ...]}`` in a stable order (files sorted, lines in order)."""
     by_domain: dict[str, list[str]] = defaultdict(list)
     for path in heldout_files(heldout_dir):
-        with _open(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
-                text = record.get("text") if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    raise ValueError(f"{path}:{line_no}: missing key 'text' (a string)")
-                domain = (record.get("metadata") or {}).get("domain")
-                if not isinstance(domain, str) or not domain:
-                    raise ValueError(f"{path}:{line_no}: missing key 'metadata.domain' (a string)")
-                if text:
-                    by_domain[domain].append(text)
+        for line_no, record in iter_json_lines(path):
+            text = record.get("text") if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{line_no}: missing key 'text' (a string)")
+            domain = (record.get("metadata") or {}).get("domain")
+            if not isinstance(domain, str) or not domain:
+                raise ValueError(f"{path}:{line_no}: missing key 'metadata.domain' (a string)")
+            if text:
+                by_domain[domain].append(text)
     return dict(sorted(by_domain.items()))

@@ -15,14 +15,13 @@ not import curation: this reader is small on purpose and accepts the formats cur
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from pathlib import Path
 
 import polars as pl
 
 from evaluation.config import ReferenceSetConfig
+from evaluation.heldout import iter_json_lines
 
 PREFIX = "reference:"
 _JSONL = (".jsonl", ".jsonl.gz", ".json")
@@ -47,22 +46,14 @@ def _files(path: Path) -> list[Path]:
 
 
 def _jsonl(path: Path, ref: ReferenceSetConfig) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
     texts = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
-            text = record.get(ref.text_key) if isinstance(record, dict) else None
-            if not isinstance(text, str):
-                raise ValueError(f"{path}:{line_no}: missing key {ref.text_key!r} (a string); set `text_key`")
-            if ref.domain is not None and (record.get("metadata") or {}).get("domain") != ref.domain:
-                continue
-            texts.append(text)
+    for line_no, record in iter_json_lines(path):
+        text = record.get(ref.text_key) if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise ValueError(f"{path}:{line_no}: missing key {ref.text_key!r} (a string); set `text_key`")
+        if ref.domain is not None and (record.get("metadata") or {}).get("domain") != ref.domain:
+            continue
+        texts.append(text)
     return texts
 
 
