@@ -118,7 +118,7 @@ def run_stock(sources: Path, out: Path) -> None:
 
 
 def curation_config(sources: dict[str, Path], eval_gsm8k: Path, data: Path) -> dict:
-    from bench.curation_real_corpus import DOMAINS
+    from curation.real_sets import REAL_SETS as DOMAINS
 
     return {
         "sources": [
