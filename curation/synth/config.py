@@ -138,6 +138,11 @@ class SynthJob(_Model):
     )
     max_docs: int | None = Field(None, ge=1, description="parent documents used (the first N per task)")
     domain: str | None = Field(None, description="domain of the outputs (default: the parent's)")
+    backend: BackendConfig | None = Field(
+        None,
+        description="this job's own backend, replacing synthesize.backend (e.g. a math model for solve, "
+        "or a rule backend for all jobs but one in a test)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SynthJob:
@@ -190,6 +195,10 @@ class SynthesizeConfig(_Model):
         if dupes:
             raise ValueError(f"jobs: two jobs write the same output source(s) {dupes}")
         return self
+
+    def job_backend(self, job: SynthJob) -> BackendConfig:
+        """The backend a job runs on: its own, else the section's."""
+        return job.backend or self.backend
 
     def check_sources(self, source_names: list[str]) -> None:
         """A job naming no curation source, or an output that collides with one, is an error."""

@@ -9,8 +9,9 @@ throughput over a plain one-prompt-at-a-time ``generate`` loop comes from.
 ``--model rule:echo`` and ``--model rule:edu_grade`` are deterministic stand-ins for tests and
 benchmarks of the pipeline (no torch import): ``echo`` returns the last ``max_tokens`` words of
 the prompt; ``edu_grade`` grades the extract 0-5 by counting teaching words, in varied formats
-so the grade parser is exercised. Prompts containing ``<<EMPTY>>`` get an empty answer, and
-``<<LONG>>`` a ``finish_reason: length``, for the reject paths.
+so the grade parser is exercised. Prompts containing ``<<EMPTY>>`` get an empty answer,
+``<<LONG>>`` a ``finish_reason: length``, and ``<<TOOLONG>>`` the HTTP 400 a prompt beyond the
+context gets, for the reject paths.
 
 ``--count_file PATH`` (or the environment variable ``MIDTRAIN_SYNTH_COUNT_FILE``) appends one line
 per successful generation, ``<batch start> <batch end>`` in Unix seconds (tests count regenerations,
@@ -69,6 +70,10 @@ class RuleModel:
             raise SystemExit(f"unknown rule model {name!r}; known: echo, edu_grade")
         self.name = name
 
+    def check(self, prompt: str, params: dict) -> None:
+        if "<<TOOLONG>>" in prompt:
+            raise ValueError("prompt + max_tokens exceeds the context (rule backend: <<TOOLONG>>)")
+
     def generate(self, prompts: list[str], params: dict) -> list[tuple[str, str, int, int]]:
         out = []
         for prompt in prompts:
@@ -117,16 +122,20 @@ class HFModel:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
 
+    def check(self, prompt: str, params: dict) -> None:
+        """A prompt that cannot fit is refused on its own, not with the batch it arrived in."""
+        num = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        max_new = int(params.get("max_tokens") or 64)
+        if num + max_new > self.max_context:
+            raise ValueError(
+                f"prompt of {num} tokens + max_tokens {max_new} exceeds the context of {self.max_context} tokens"
+            )
+
     def generate(self, prompts: list[str], params: dict) -> list[tuple[str, str, int, int]]:
         torch = self.torch
         max_new = int(params.get("max_tokens") or 64)
         temperature = float(params.get("temperature", 1.0) or 0.0)
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        if enc["input_ids"].shape[1] + max_new > self.max_context:
-            raise ValueError(
-                f"prompt of {enc['input_ids'].shape[1]} tokens + max_tokens {max_new} exceeds the "
-                f"context of {self.max_context} tokens"
-            )
         torch.manual_seed(int(params.get("seed") or 0))
         kwargs = {"do_sample": temperature > 0, "max_new_tokens": max_new}
         if temperature > 0:
@@ -195,6 +204,15 @@ class Batcher:
                     s["event"].set()
 
     def _generate(self, slots: list[dict]) -> None:
+        fits = []
+        for s in slots:  # a prompt that cannot run gets its 400 alone; the rest of the batch runs
+            try:
+                self.model.check(s["prompt"], s["params"])
+                fits.append(s)
+            except ValueError as error:
+                s["error"] = error
+                s["event"].set()
+        slots = fits
         if not slots:
             return
         started = time.time()

@@ -39,6 +39,9 @@ TOY_NOTE = (
 )
 
 
+RULE_NOTE = "the generator is a deterministic rule (a test backend), not a model"
+
+
 def synth_work_dir(work: Path, synth: SynthesizeConfig) -> Path:
     return work / "synth" / synth.fingerprint()
 
@@ -60,21 +63,36 @@ def _local_params(model: str) -> int | None:
     return int(12 * layers * h * h + 2 * vocab * h)
 
 
+def generator_note(backend) -> str | None:
+    """What a reader must know about a generator: a rule, or a model too small to write anything useful."""
+    if backend.model.startswith("rule:"):
+        return RULE_NOTE
+    params = _local_params(backend.model) if backend.kind == "local" else None
+    return TOY_NOTE.format(n=params) if params is not None and params < TOY_PARAMS else None
+
+
 def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, list, int]]:
     """``[(stage name, pipeline, tasks)]`` for ``config.synthesize``; errors before any work runs."""
     synth: SynthesizeConfig = config.synthesize
     synth.check_sources([s.name for s in config.sources])
-    check_backend(synth.backend)
+    checked = set()
+    for i, job in enumerate(synth.jobs):  # every backend that will run, before any work
+        backend = synth.job_backend(job)
+        if backend.model_dump_json() not in checked:
+            where = f"synthesize.jobs.{i}.backend" if job.backend else "synthesize.backend"
+            check_backend(backend, where=where)
+            checked.add(backend.model_dump_json())
     sw = synth_work_dir(work, synth)
     tasks = config.executor.tasks
     stages = []
     jobs = {}
     for job in synth.jobs:
         out = job.output_source
+        backend = synth.job_backend(job)
         prompt_id, template = job_prompt(job)
         jobs[out] = {
-            "generator": synth.backend.model,
-            "backend": synth.backend.kind,
+            "generator": backend.model,
+            "backend": backend.kind,
             "prompt_id": prompt_id,
             "task": job.task,
             "style": job.style,
@@ -85,14 +103,14 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
             output_source=out,
             template=template,
             style=job.style,
-            chat=synth.backend.chat,
+            chat=backend.chat,
             max_input_chars=synth.max_input_chars,
             min_output_chars=synth.min_output_chars,
             keep_truncated=synth.keep_truncated,
         )
         runner = SynthRunner(
             rollout,
-            inference_config(synth.backend, synth.generation),
+            inference_config(backend, synth.generation),
             JsonlWriter(str(sw / "raw" / out), output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
             checkpoints_local_dir=str(sw / "checkpoints" / out),
             records_per_chunk=synth.records_per_chunk,
@@ -127,10 +145,10 @@ def build_synth_stages(config, out_dir: Path, work: Path) -> list[tuple[str, lis
         JsonlWriter(str(sw / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
     ]
     stages.append((stage_name(synth, "write"), write, tasks))
-    params = _local_params(synth.backend.model) if synth.backend.kind == "local" else None
-    note = TOY_NOTE.format(n=params) if params is not None and params < TOY_PARAMS else None
-    if synth.backend.model.startswith("rule:"):
-        note = "the generator is a deterministic rule (a test backend), not a model"
+    notes = {o: generator_note(synth.job_backend(j)) for o, j in zip(jobs, synth.jobs, strict=True)}
+    note = "; ".join(dict.fromkeys(n for n in notes.values() if n)) or None
+    for o, n in notes.items():
+        jobs[o]["note"] = n
     report = SynthesisReport(
         str(sw),
         str(out_dir),
@@ -200,12 +218,17 @@ class SynthesisReport(PipelineStep):
         for name, row in zip(names, rows.iter_rows(named=True), strict=True):
             c = counts.get(name, {})
             stats = load_stage_stats(work / "logs" / self.gen_stages[name])
-            seconds = _inference_seconds(stats)
+            seconds = _runner_stat(stats, "inference_time")
+            rejected = {k.split("/", 1)[1]: v for k, v in c.items() if k.startswith("rejected/")}
+            # a prompt the server refused (HTTP 400) is skipped by datatrove's runner: count it here
+            refused = int(_runner_stat(stats, "skipped_bad_requests") or 0)
+            if refused:
+                rejected["refused"] = refused
             sources[name] = {
                 **self.jobs[name],
-                "parents": c.get("generated", 0),
+                "parents": c.get("generated", 0) + refused,
                 "kept_after_generation": c.get("kept", 0),
-                "rejected": {k.split("/", 1)[1]: v for k, v in c.items() if k.startswith("rejected/")},
+                "rejected": rejected,
                 "decontamination_dropped": sum(1 for h in hits if h.get("source") == name),
                 "curated": row["num_docs"],
                 "num_tokens": row["num_tokens"],
@@ -219,12 +242,13 @@ class SynthesisReport(PipelineStep):
         report_path.write_text(json.dumps({"note": self.note, "sources": sources}, indent=2) + "\n")
 
 
-def _inference_seconds(stats) -> float | None:
-    """Total ``inference_time`` of the runner over a generation stage's tasks (None if unknown)."""
+def _runner_stat(stats, key: str) -> float | None:
+    """Total of one of the runner's stats over a generation stage's tasks (None if unknown), e.g.
+    ``inference_time`` (seconds) or ``skipped_bad_requests`` (documents)."""
     if stats is None:
         return None
     for step in stats.stats:
-        value = step.stats.get("inference_time") if hasattr(step, "stats") else None
+        value = step.stats.get(key) if hasattr(step, "stats") else None
         if value is not None:
             total = value.get("total") if isinstance(value, dict) else getattr(value, "total", None)
             return float(total) if total else None

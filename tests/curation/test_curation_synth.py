@@ -239,15 +239,50 @@ def test_two_tasks_in_one_process_or_two(tmp_path, monkeypatch, workers):
     )
 
 
-def test_empty_and_truncated_generations_are_counted_rejects(tmp_path):
-    config = _config(tmp_path, num_docs=6, extra_docs=["<<EMPTY>>", "<<LONG>>", "<<LONG>>"])
+def test_empty_truncated_and_refused_generations_are_counted_rejects(tmp_path):
+    # <<TOOLONG>>: the server answers 400 (a prompt beyond the context); the run goes on without it
+    extra = ["<<EMPTY>>", "<<LONG>>", "<<LONG>>", "<<TOOLONG>>"]
+    config = _config(tmp_path, num_docs=6, extra_docs=extra)
     result = run_curation(config, tmp_path / "out")
     row = result.inventory.filter(result.inventory["source"] == "a.rephrase_textbook")
     assert row["num_docs"].item() == 6
     report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
-    assert report["sources"]["a.rephrase_textbook"]["rejected"] == {"empty": 1, "truncated": 2}
+    source = report["sources"]["a.rephrase_textbook"]
+    assert source["rejected"] == {"empty": 1, "truncated": 2, "refused": 1}
+    assert source["parents"] == 10 and source["curated"] == 6
     removed = _docs(tmp_path / "out" / "removed" / "a.rephrase_textbook" / "synthesis")
     assert sorted(d["metadata"]["filter_reason"] for d in removed) == ["empty", "truncated", "truncated"]
+
+
+def test_verdict_names_the_reason_of_every_reject():
+    from curation.synth.steps import SynthRollout
+
+    rollout = SynthRollout(
+        output_source="x",
+        template="{text}",
+        style=None,
+        chat=False,
+        max_input_chars=100,
+        min_output_chars=10,
+        keep_truncated=False,
+    )
+    assert rollout.verdict("  \n", "stop") == "empty"
+    assert rollout.verdict("a long enough answer", "length") == "truncated"
+    assert rollout.verdict("short", "stop") == "too_short"
+    assert rollout.verdict("a long enough answer", "stop") is None
+    rollout.keep_truncated = True
+    assert rollout.verdict("a long enough answer", "length") is None
+
+
+def test_a_job_runs_on_its_own_backend_and_each_backend_is_checked(tmp_path):
+    jobs = [
+        {"source": "a", "task": "qa"},
+        {"source": "a", "task": "solve", "backend": {"kind": "local", "model": "/no/such/model"}},
+    ]
+    config = _config(tmp_path, num_docs=2, jobs=jobs)
+    with pytest.raises(FileNotFoundError, match=r"synthesize.jobs.1.backend.model: /no/such/model"):
+        run_curation(config, tmp_path / "out")
+    assert not (tmp_path / "out" / "inventory.parquet").exists()  # nothing ran
 
 
 def test_generations_go_through_decontamination_again(tmp_path):
