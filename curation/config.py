@@ -28,6 +28,34 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class InstructionConfig(_Model):
+    """A source whose records are instruction data: a chat or a prompt/response pair (not text).
+
+    The curated record keeps the conversation as read, in ``metadata.instruction`` (``messages``,
+    or ``prompt`` + ``response``); its ``text`` is the turns' contents joined by blank lines, which
+    is what filters, dedup, decontamination and held-out loss judge (curation/readers/instruct.py).
+    """
+
+    format: Literal["messages", "prompt_response"] = Field(
+        description="'messages': a list of {role, content} turns (roles system, user, assistant; at least "
+        "one non-empty assistant turn); 'prompt_response': one prompt and one response field"
+    )
+    messages_key: str = Field("messages", description="record key holding the turns (format messages)")
+    prompt_key: str = Field("prompt", description="record key holding the prompt (format prompt_response)")
+    response_key: str = Field(
+        "response", description="record key holding the response (format prompt_response)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        return {"format": data} if isinstance(data, str) else data  # `instruction: messages`
+
+    def record_keys(self) -> list[str]:
+        """The record keys this format reads."""
+        return [self.messages_key] if self.format == "messages" else [self.prompt_key, self.response_key]
+
+
 class SourceConfig(_Model):
     """One input source: a file, a folder, a glob, or a HuggingFace dataset."""
 
@@ -71,6 +99,12 @@ class SourceConfig(_Model):
         "'Question: {question}\\nAnswer: {answer}' (jsonl/parquet/HF); a record without one of the "
         "fields is rejected as missing_template_field. Replaces text_key (set one or the other)",
     )
+    instruction: InstructionConfig | None = Field(
+        None,
+        description="the records are instruction data, kept whole for tokenization's chat template and "
+        "loss mask: 'messages' or 'prompt_response' (or {format, messages_key | prompt_key, response_key} "
+        "to name the record keys). Replaces text_key and text_template (docs/curation.md)",
+    )
 
     @field_validator("filters")
     @classmethod
@@ -100,6 +134,13 @@ class SourceConfig(_Model):
                     "names the fields it uses; remove one of them"
                 )
             check_template(self.text_template)
+        if self.instruction is not None:
+            other = "text_template" if self.text_template is not None else "text_key"
+            if self.text_template is not None or "text_key" in self.model_fields_set:
+                raise ValueError(
+                    f"instruction and {other} are mutually exclusive: an instruction source's text is "
+                    f"rendered from its turns ({self.instruction.record_keys()}); remove {other}"
+                )
         return self
 
 

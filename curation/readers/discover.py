@@ -4,7 +4,8 @@ A source is cut into *units*: one input file, or one of ``world_size`` row shard
 HuggingFace dataset. Units of all sources, in source order, are dealt to tasks round-robin
 (``units[rank::world_size]``), like datatrove deals files. ``preflight_source`` opens the first
 record of each file and fails with the file, line and key when ``text_key`` (or a
-``text_template`` field) is missing, so a typo costs seconds, not a run.
+``text_template`` field) is missing, or when an ``instruction`` source's first record is not a
+usable conversation, so a typo costs seconds, not a run.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ def preflight_source(source: SourceConfig, *, max_doc_bytes: int | None = None) 
         _warn_large_text_files(source, [u.path for u in units if u.format == "text"], max_doc_bytes)
     fields = template_fields(source.text_template) if source.text_template else None
     formats = {unit.format for unit in units}
+    if source.instruction is not None and "text" in formats:
+        raise ValueError(
+            f"source {source.name!r}: instruction needs records with fields (jsonl, parquet, HF), but "
+            f"{next(u.path for u in units if u.format == 'text')} is a plain-text file; remove instruction"
+        )
     if fields is not None and "text" in formats:
         raise ValueError(
             f"source {source.name!r}: text_template needs records with fields (jsonl, parquet, HF), but "
@@ -119,8 +125,9 @@ def preflight_source(source: SourceConfig, *, max_doc_bytes: int | None = None) 
                 raise FileNotFoundError(f"source {source.name!r}: cannot read {unit.path}")
             continue
         try:
+            columns = source.instruction.record_keys() if source.instruction else fields
             for record in iter_records(
-                unit, text_key=source.text_key, split=source.split, limit_rows=50, columns=fields
+                unit, text_key=source.text_key, split=source.split, limit_rows=50, columns=columns
             ):
                 if record.error is None:
                     _check_keys(source, unit, record, fields)
@@ -158,6 +165,21 @@ def _check_keys(source: SourceConfig, unit: SourceUnit, record, fields: list[str
         import pyarrow.parquet as pq
 
         keys = sorted(pq.read_schema(unit.path).names)[:12]
+    if source.instruction is not None:
+        from curation.readers.instruct import InstructionError, conversation_of, key_field
+
+        missing = [key for key in source.instruction.record_keys() if key not in record.data]
+        if missing:  # named here with the file's own keys (a parquet record holds only the wanted ones)
+            spec = source.instruction
+            raise ValueError(
+                f"{where}: no key {missing[0]!r} (keys: {keys}); name it with `instruction: "
+                f"{{format: {spec.format}, {key_field(spec, missing[0])}: <key>}}` for this source"
+            )
+        try:
+            conversation_of(record.data, source.instruction)
+        except InstructionError as error:
+            raise ValueError(f"{where}: {error} (instruction: {source.instruction.format})") from None
+        return
     if fields is None:
         if source.text_key not in record.data:
             raise ValueError(

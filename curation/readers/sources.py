@@ -2,7 +2,8 @@
 
 All sources are read by one step so one executor covers them: units (files or dataset shards)
 are dealt to tasks round-robin. Bad input never stops the run: malformed JSON, non-UTF-8 bytes,
-a missing text key or template field, an empty or whitespace-only document, a document over
+a missing text key or template field, an instruction record that is not a usable conversation
+(curation/readers/instruct.py), an empty or whitespace-only document, a document over
 ``max_doc_bytes``, a binary file and a truncated or corrupt compressed file are counted and
 written to ``rejects/<rank>.jsonl`` with their file, line and (for whole-file problems) a detail
 naming the fix. Stats per source: ``read/<source>`` and ``rejected/<source>`` (emitted even when
@@ -23,6 +24,7 @@ from datatrove.utils.logging import logger
 
 from curation.config import SourceConfig
 from curation.readers.discover import list_units
+from curation.readers.instruct import InstructionError, conversation_of, judged_text
 from curation.readers.records import iter_records
 from curation.readers.template import render, template_fields
 
@@ -90,12 +92,14 @@ class SourcesReader(PipelineStep):
 
     def _read_unit(self, source: SourceConfig, unit):
         fields = template_fields(source.text_template) if source.text_template else None
+        if source.instruction is not None:
+            fields = None
         records = iter_records(
             unit,
             text_key=source.text_key,
             id_key=source.id_key,
             split=source.split,
-            columns=fields,
+            columns=source.instruction.record_keys() if source.instruction else fields,
             split_by=source.split_by,
             split_pattern=source.split_pattern,
             max_bytes=self.max_doc_bytes,
@@ -111,7 +115,15 @@ class SourcesReader(PipelineStep):
                         record.detail,
                     )
                     continue
-                if fields is not None:
+                conversation = None
+                if source.instruction is not None:
+                    try:
+                        conversation = conversation_of(record.data, source.instruction)
+                    except InstructionError as error:
+                        yield None, error.reason, record.line, str(error)[:200], ""
+                        continue
+                    text = judged_text(conversation)
+                elif fields is not None:
                     text, missing = render(source.text_template, fields, record.data)
                     if missing is not None:
                         keys = str(sorted(record.data))[:160]
@@ -137,4 +149,6 @@ class SourcesReader(PipelineStep):
                 metadata = {"source": source.name}
                 if source.domain:
                     metadata["domain"] = source.domain
+                if conversation is not None:
+                    metadata["instruction"] = conversation  # as read: tokenization renders and masks it
             yield Document(text=text, id=str(doc_id), metadata=metadata), None, record.line, "", ""

@@ -2,7 +2,9 @@
 
 A curated source whose records carry ``messages`` (a list of ``{"role", "content"}``, roles
 ``system``, ``user``, ``assistant``) or ``prompt`` + ``response`` (one user turn, one assistant
-turn) instead of ``text`` is rendered here rather than by datatrove's DocumentTokenizer:
+turn) is rendered here rather than by datatrove's DocumentTokenizer. They are read from
+``metadata.instruction``, where curation keeps them for a source declared with ``instruction:``
+(its ``text`` is only what the filters judged), or from the record itself when it has no ``text``:
 
 * with the tokenizer's chat template when it has one (``tokenizer_config.json`` /
   ``chat_template.jinja`` in the tokenizer folder): ``apply_chat_template`` on the whole
@@ -33,6 +35,17 @@ import numpy as np
 
 ROLES = ("system", "user", "assistant")
 FALLBACK_HEADER = "<|{role}|>\n"
+
+
+def conversation_in(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The instruction part of a record: ``metadata.instruction`` (curated), the record itself
+    (prompt/response or messages without ``text``), or None for a plain text record."""
+    metadata = record.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("instruction"), dict):
+        return metadata["instruction"]
+    if "text" not in record and record_kind(record) is not None:
+        return record
+    return None
 
 
 def record_kind(record: dict[str, Any]) -> str | None:
@@ -69,10 +82,12 @@ def messages_of(record: dict[str, Any], *, where: str) -> list[dict[str, str]]:
 
 
 def record_text(record: dict[str, Any], text_key: str) -> str:
-    """A record's text: ``text_key``, or the fallback rendering of an instruction record."""
-    if text_key in record or record_kind(record) is None:
+    """A record's text for tokenizer training: the fallback rendering of an instruction record
+    (what it is tokenized as without a chat template), else ``text_key``."""
+    conversation = conversation_in(record)
+    if conversation is None:
         return record[text_key]
-    return render(messages_of(record, where="record"))[0]
+    return render(messages_of(conversation, where="record"))[0]
 
 
 def render(msgs: list[dict[str, str]], chat_tokenizer=None) -> tuple[str, list[tuple[int, int]]]:
@@ -128,9 +143,9 @@ def iter_records(folder: Path, pattern: str) -> Iterator[tuple[str, dict]]:
 
 
 def is_instruction_source(folder: Path, pattern: str) -> bool:
-    """Whether the source's first record is a prompt/response or messages record (not ``text``)."""
+    """Whether the source's first record is an instruction record (see ``conversation_in``)."""
     first = next(iter_records(folder, pattern), None)
-    return first is not None and "text" not in first[1] and record_kind(first[1]) is not None
+    return first is not None and conversation_in(first[1]) is not None
 
 
 def chat_tokenizer_for(tokenizer_json: Path):
@@ -156,7 +171,13 @@ def tokenize_instruction_source(name: str, folder: Path, pattern: str, out_dir: 
     target.mkdir(parents=True)
     ids_all, masks, ends, total = [], [], [], 0
     for where, record in iter_records(folder, pattern):
-        text, spans = render(messages_of(record, where=f"source {name!r}: {where}"), chat)
+        conversation = conversation_in(record)
+        if conversation is None:
+            raise ValueError(
+                f"source {name!r}: {where}: not an instruction record (no metadata.instruction, messages "
+                "or prompt/response), but the source's first record is: one source holds one kind"
+            )
+        text, spans = render(messages_of(conversation, where=f"source {name!r}: {where}"), chat)
         ids, mask = encode(text, spans, tokenizer, eos_id=info.eos_token_id, bos_id=bos)
         if mask.sum() <= 1:  # only the EOS: the response rendered to nothing
             raise ValueError(f"source {name!r}: {where}: the response has no token; nothing to train on")
