@@ -117,14 +117,19 @@ def render(msgs: list[dict[str, str]], chat_tokenizer=None) -> tuple[str, list[t
 
 def encode(text: str, spans, tokenizer, *, eos_id: int, bos_id: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and the 0/1 mask (1: the token starts inside an assistant span; the final EOS)."""
-    enc = tokenizer.encode(text, add_special_tokens=False)
-    ids = list(enc.ids)
-    mask = [int(any(a <= start < b for a, b in spans)) for start, _ in enc.offsets]
-    if bos_id is not None:
-        ids, mask = [bos_id, *ids], [0, *mask]
-    ids.append(eos_id)
-    mask.append(1)
-    return np.asarray(ids), np.asarray(mask, dtype=np.uint8)
+    return assemble(tokenizer.encode(text, add_special_tokens=False), spans, eos_id=eos_id, bos_id=bos_id)
+
+
+def assemble(enc, spans, *, eos_id: int, bos_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``encode``'s ids and mask from an ``Encoding`` (vectorised: GSM8K's 1.6M tokens in seconds)."""
+    starts = np.fromiter((start for start, _ in enc.offsets), dtype=np.int64, count=len(enc.offsets))
+    inside = np.zeros(len(starts), dtype=bool)
+    for a, b in spans:
+        inside |= (starts >= a) & (starts < b)
+    head, head_mask = ([bos_id], [0]) if bos_id is not None else ([], [])
+    ids = np.concatenate([np.asarray(head, dtype=np.int64), np.asarray(enc.ids, dtype=np.int64), [eos_id]])
+    mask = np.concatenate([np.asarray(head_mask, dtype=np.uint8), inside.astype(np.uint8), [1]])
+    return ids, mask.astype(np.uint8)
 
 
 def iter_records(folder: Path, pattern: str) -> Iterator[tuple[str, dict]]:
@@ -151,7 +156,12 @@ def is_instruction_source(folder: Path, pattern: str) -> bool:
 def chat_tokenizer_for(tokenizer_json: Path):
     """The HF tokenizer of the folder when it has a chat template, else None (fallback format)."""
     folder = tokenizer_json.parent
-    if not (folder / "tokenizer_config.json").is_file():
+    config = folder / "tokenizer_config.json"
+    if not config.is_file():
+        return None
+    # transformers takes seconds to import: look for a template in the files first
+    has_template = (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file()
+    if not has_template and not json.loads(config.read_text(encoding="utf-8")).get("chat_template"):
         return None
     from transformers import AutoTokenizer
 
@@ -170,24 +180,37 @@ def tokenize_instruction_source(name: str, folder: Path, pattern: str, out_dir: 
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     ids_all, masks, ends, total = [], [], [], 0
-    for where, record in iter_records(folder, pattern):
-        conversation = conversation_in(record)
-        if conversation is None:
-            raise ValueError(
-                f"source {name!r}: {where}: not an instruction record (no metadata.instruction, messages "
-                "or prompt/response), but the source's first record is: one source holds one kind"
-            )
-        text, spans = render(messages_of(conversation, where=f"source {name!r}: {where}"), chat)
-        ids, mask = encode(text, spans, tokenizer, eos_id=info.eos_token_id, bos_id=bos)
-        if mask.sum() <= 1:  # only the EOS: the response rendered to nothing
-            raise ValueError(f"source {name!r}: {where}: the response has no token; nothing to train on")
-        ids_all.append(ids)
-        masks.append(mask)
-        total += len(ids)
-        ends.append(total)
+    for batch in _rendered_batches(name, iter_records(folder, pattern), chat):
+        encodings = tokenizer.encode_batch([text for _, text, _ in batch], add_special_tokens=False)
+        for (where, _, spans), enc in zip(batch, encodings, strict=True):
+            ids, mask = assemble(enc, spans, eos_id=info.eos_token_id, bos_id=bos)
+            if mask.sum() <= 1:  # only the EOS: the response rendered to nothing
+                raise ValueError(f"source {name!r}: {where}: the response has no token; nothing to train on")
+            ids_all.append(ids)
+            masks.append(mask)
+            total += len(ids)
+            ends.append(total)
     if not ends:
         raise ValueError(f"source {name!r}: no records in {folder}")
     dtype = "<u2" if info.vocab_size <= 65536 else "<u4"
     np.concatenate(ids_all).astype(dtype).tofile(target / "000.ds")
     np.asarray(ends, dtype="<u8").tofile(target / "000.ds.index")
     np.concatenate(masks).tofile(target / "000.ds.mask")
+
+
+def _rendered_batches(name: str, records, chat, size: int = 512) -> Iterator[list[tuple[str, str, list]]]:
+    """(where, rendered text, assistant spans) in batches for ``encode_batch``."""
+    batch = []
+    for where, record in records:
+        conversation = conversation_in(record)
+        if conversation is None:
+            raise ValueError(
+                f"source {name!r}: {where}: not an instruction record (no metadata.instruction, messages "
+                "or prompt/response), but the source's first record is: one source holds one kind"
+            )
+        batch.append((where, *render(messages_of(conversation, where=f"source {name!r}: {where}"), chat)))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
