@@ -34,6 +34,7 @@ def _register_all() -> None:
     from evaluation.cli import register as register_evaluation
     from mixing.cli import register as register_mixing
     from recipes.commands import register as register_recipes
+    from recipes.search_command import register as register_search
     from training.cli import register as register_training
 
     for register in (
@@ -42,6 +43,7 @@ def _register_all() -> None:
         register_training,
         register_evaluation,
         register_recipes,
+        register_search,
     ):
         register(app)
 

@@ -33,7 +33,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-STAGES = ("corpus", "curate", "tokenize", "base", "plan", "train", "average", "eval", "report")
+from recipes.search_config import SearchSpec, check_search
+
+STAGES = ("corpus", "curate", "tokenize", "base", "search", "plan", "train", "average", "eval", "report")
 
 
 class DemoCorpusSpec(BaseModel):
@@ -201,6 +203,9 @@ class RecipeConfig(BaseModel):
     base: TrainRunSpec | None = Field(None, description="Optional base run before mid-training.")
     runs: dict[str, TrainRunSpec] = Field(description="Mid-training runs by name.")
     average: dict[str, bool] = Field(default_factory=dict, description="Run name -> average its seeds.")
+    search: SearchSpec | None = Field(
+        None, description="Mixture search for one run: proxies, a fitted mixture law, the proposal."
+    )
     eval: dict[str, Any] = Field(default_factory=dict, description="evaluation.EvalConfig minus paths.")
     claims: bool = Field(False, description="Check the demo's mid-training claims in the report.")
     profile: str | None = Field(None, description="Name of the profile applied (see `profiles`).")
@@ -294,4 +299,5 @@ def validate_recipe(raw: dict, *, where: str = "recipe") -> RecipeConfig:
     from recipes.validate import validate_sections
 
     validate_sections(recipe, where=where)
+    check_search(recipe, where=where)
     return recipe

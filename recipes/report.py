@@ -16,6 +16,7 @@ from recipes.claims import check_claims, read_metrics
 from recipes.config import RecipeConfig
 from recipes.report_plots import colors_of_runs, plot_decay_vs_constant, plot_loss_curves
 from recipes.runner import RunDir
+from recipes.search_report import search_section
 from recipes.stages import evaluated_models
 
 
@@ -26,6 +27,7 @@ def write_report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
         _provenance(root),
         _curation(root, out),
         _plans(recipe, root, out),
+        search_section(recipe, root, out),
         _training(recipe, root, out),
         _evaluation(root, out),
     ]

@@ -91,16 +91,25 @@ def build_stages(recipe: RecipeConfig, root: Path) -> list[Stage]:
             )
         )
 
+    # search: proxies -> fitted law -> proposal; the run it feeds plans on the proposal (its key
+    # holds the fit's key), recipes/search_stages.py
+    from recipes.search_stages import planned_spec, search_stages
+
+    search_key = search_stages(
+        recipe, root, stages, tokens_key=tokens_key, base_key=base_key, init_weights=init_weights
+    )
     run_keys: dict[str, str] = {}
     for name, spec in recipe.runs.items():
-        plan_key = stage_key("plan", spec.plan, tokens_key, recipe.scale)
+        plan_key = stage_key("plan", spec.plan, tokens_key, recipe.scale, *search_key.get(name, ()))
         stages.append(
             Stage(
                 f"plan.{name}",
                 "plan",
                 plan_key,
                 root / "plans" / name,
-                lambda out, spec=spec: _plan(recipe, spec, root, out),
+                lambda out, spec=spec, name=name: _plan(
+                    recipe, planned_spec(recipe, name, spec, root), root, out
+                ),
             )
         )
         run_keys[name] = stage_key(
@@ -251,14 +260,16 @@ def exact_inventory(root: Path) -> pl.DataFrame:
     return pl.read_parquet(root / "tokens" / "inventory.parquet")
 
 
-def _plan(recipe: RecipeConfig, spec: TrainRunSpec, root: Path, out: Path) -> list[Path]:
+def _plan(
+    recipe: RecipeConfig, spec: TrainRunSpec, root: Path, out: Path, *, inventory: pl.DataFrame | None = None
+) -> list[Path]:
     from mixing import MixConfig, plan_mixture, write_plan
 
     section = dict(spec.plan)
     if "total_tokens" in section and section["total_tokens"] is not None:
         section["total_tokens"] = int(section["total_tokens"] * recipe.scale)
     config = MixConfig.model_validate(section)
-    plan = plan_mixture(exact_inventory(root), config)
+    plan = plan_mixture(exact_inventory(root) if inventory is None else inventory, config)
     write_plan(plan, out, config=config)
     return [out / "plan.parquet", out / "plan.png"]
 
@@ -287,12 +298,16 @@ def _train(
     *,
     seed: int,
     init_dir: Path | None,
+    tokens_dir: Path | None = None,  # the search's proxies train on a cut pool (recipes/search_pool.py)
 ) -> list[Path]:
     from training import TrainConfig, train
 
     section = train_section(recipe, spec.train)
     section.update(
-        run_dir=str(out), tokens_dir=str(root / "tokens"), plan_path=str(plan_dir / "plan.parquet"), seed=seed
+        run_dir=str(out),
+        tokens_dir=str(tokens_dir or root / "tokens"),
+        plan_path=str(plan_dir / "plan.parquet"),
+        seed=seed,
     )
     if init_dir is not None:
         model = dict(section.get("model") or {})
