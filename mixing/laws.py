@@ -11,7 +11,8 @@ Three kinds (``fit_law(kind, ...)``):
   fitted by bounded least squares (scipy) on standardised losses with variable projection
   (``c`` and ``k`` are solved linearly for each ``t``, so only ``t`` is searched and ``k``'s sign
   is free), started from the best of ``t = 0`` and regressions of ``log(L - c0)`` on ``r`` at a
-  few offsets ``c0``. Because shares sum to 1, ``t`` is defined up to a constant shift absorbed by ``k``
+  few offsets ``c0``, with a light ridge on ``t`` (``LOGLINEAR_RIDGE``) so that a law with about
+  as many parameters as proxies (8 proxies, 5 units) does not bend wildly between them. Because shares sum to 1, ``t`` is defined up to a constant shift absorbed by ``k``
   (the fit uses a full-rank basis: one reference unit and pinned units get t = 0 there);
   ``params`` reports ``t`` centred (mean 0) and ``k`` rescaled to match. A near-zero exponent
   (an almost linear law) only drives ``k`` up and ``t`` down together; the bounds keep that
@@ -43,6 +44,7 @@ from mixing.search_space import (
 )
 
 KINDS = ("gbm", "linear", "loglinear")
+LOGLINEAR_RIDGE = 0.05  # sqrt of the ridge weight on t, in standardised-loss units
 
 
 @dataclass
@@ -108,7 +110,9 @@ def _fit_loglinear(x: np.ndarray, y: np.ndarray, seed: int):
         return np.linalg.lstsq(basis, z, rcond=None)[0]
 
     def residuals(tv: np.ndarray) -> np.ndarray:
-        return basis_of(tv)[0] @ linear_part(tv) - z
+        # A light ridge on t keeps a law fitted on as many proxies as parameters from bending
+        # wildly between them (8 proxies, 5 units); it barely moves a well-determined fit.
+        return np.concatenate([basis_of(tv)[0] @ linear_part(tv) - z, LOGLINEAR_RIDGE * tv])
 
     if d == 0:
         t_fit = np.zeros(0)
@@ -298,7 +302,9 @@ def propose(
         score = law.predict(rows)
         return score + kl_weight * kl_to_prior(space, rows) if kl_weight > 0 else score
 
-    candidates = sample_mixtures(space, num_candidates, concentration=concentration, seed=seed)
+    candidates = sample_mixtures(
+        space, num_candidates, concentration=concentration, seed=seed, on_shortfall="project"
+    )
     scores = objective(candidates)
     best = np.argsort(scores, kind="stable")[: max(1, top_k)]
     mixture = candidates[best].mean(axis=0)  # feasible: the constraints are linear

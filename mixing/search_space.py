@@ -273,6 +273,7 @@ def sample_mixtures(
     seed: int = 0,
     center: str = "feasible",
     max_draws_per_row: int = 200,
+    on_shortfall: str = "error",
 ) -> np.ndarray:
     """``count`` feasible mixtures (rows in ``space.names`` order) drawn around the prior.
 
@@ -282,13 +283,17 @@ def sample_mixtures(
     ``"feasible"`` centres the Dirichlet on the prior's KL projection into the space (the prior
     itself when feasible; an infeasible prior would otherwise reject most draws), ``"prior"``
     on the prior as given. Fewer than ``count`` accepted rows after ``max_draws_per_row * count``
-    draws is a ValueError naming the constraint that rejected the most draws.
+    draws is a ValueError naming the constraint that rejected the most draws, or, with
+    ``on_shortfall="project"``, the missing rows are further draws KL-projected into the space
+    (feasible, but piled on the binding constraints: fine for candidates, not for proxies).
     """
     space.check()
     if count < 1:
         raise ValueError(f"sample_mixtures: count must be >= 1, got {count}")
     if concentration <= 0:
         raise ValueError(f"sample_mixtures: concentration must be > 0, got {concentration}")
+    if on_shortfall not in ("error", "project"):
+        raise ValueError(f"sample_mixtures: on_shortfall must be 'error' or 'project', got {on_shortfall!r}")
     if center not in ("feasible", "prior"):
         raise ValueError(f"sample_mixtures: center must be 'feasible' or 'prior', got {center!r}")
     names, free = space.names, space.free_mask()
@@ -316,6 +321,11 @@ def sample_mixtures(
         good = ~over.any(axis=1) & ~low
         kept.append(rows[good])
         accepted += int(good.sum())
+    if accepted < count and on_shortfall == "project":
+        rows = np.tile(base, (count - accepted, 1))
+        rows[:, free] = rng.dirichlet(np.maximum(alpha, 1e-6), size=count - accepted) * space.rest()
+        kept.append(project_mixture(space, rows))
+        accepted = count
     if accepted < count:
         worst = int(np.argmax(fails))
         what = (
