@@ -2,12 +2,13 @@
 
 Corpora from ``bench/curation_real_corpus.py`` (the real sets of ``../shared/data`` grown with
 fresh variants and 10 % planted duplicates) at each ``--mb`` size (5 MB is ~10k documents, 50 MB
-~100k); the standard pipeline of ``bench_curation_throughput.py`` with ``tasks: 2, workers: 2``,
+~100k, 150 MB ~300k, 500 MB ~1M); the standard pipeline of ``bench_curation_throughput.py`` with ``tasks: 2, workers: 2``,
 each run in a fresh process. CPU seconds are the run's own plus its workers' (``/proc/<pid>/stat``
-sampled every 50 ms), so the rates are per CPU-second; peak RSS (VmHWM) is sampled from ``/proc`` for the driver and every
+sampled every 50 ms), so the rates are per CPU-second (after one small unmeasured run that loads
+or compiles the numba kernels); peak RSS (VmHWM) is sampled from ``/proc`` for the driver and every
 worker. Writes ``bench/results/curation_cost_curve.{json,png}``.
 
-    nice -n 10 .venv/bin/python bench/bench_curation_cost_curve.py --mb 5 50
+    nice -n 10 .venv/bin/python bench/bench_curation_cost_curve.py --mb 5 50 500
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def _cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _count(sources: dict[str, Path]) -> tuple[int, float]:
+    """Documents and MB of text in the sources, read line by line (1M documents are ~0.5 GB)."""
+    n_docs, n_bytes = 0, 0
+    for path in sources.values():
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                n_docs += 1
+                n_bytes += len(json.loads(line)["text"].encode())
+    return n_docs, n_bytes / 1e6
 
 
 def measure(config: dict, out: Path) -> dict:
@@ -84,20 +96,38 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     docs = [r["docs"] for r in rows]
-    fig, left = plt.subplots(figsize=(7, 4))
-    left.plot(docs, [r["docs_per_cpu_s"] for r in rows], "o-", color="tab:blue", label="docs/s per core")
-    left.set_xscale("log")
-    left.set_xlabel("documents")
-    left.set_ylabel("docs/s per core", color="tab:blue")
-    left.set_ylim(0, 1.25 * max(r["docs_per_cpu_s"] for r in rows))
-    right = left.twinx()
-    right.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
-    right.set_ylabel("peak RSS per worker (MiB)", color="tab:red")
-    right.set_ylim(0, 1.25 * max(r["worker_mib"] for r in rows))
+    fig, (cost, rate) = plt.subplots(1, 2, figsize=(11, 4.2))
+    # left: total CPU seconds against documents, log-log, with the linear fit (slope 1 = linear cost)
+    cost.plot(
+        docs, [r["cpu_s"] for r in rows], "o-", color="tab:blue", label="measured CPU s (driver + workers)"
+    )
+    per_doc = sum(r["cpu_s"] for r in rows) / sum(docs)
+    cost.plot(
+        docs, [per_doc * d for d in docs], ":", color="gray", label=f"linear: {per_doc * 1e3:.2f} ms x docs"
+    )
+    cost.set_xscale("log")
+    cost.set_yscale("log")
+    cost.set_xlabel("documents")
+    cost.set_ylabel("CPU seconds (all processes)")
+    cost.set_title("total cost")
+    cost.legend(fontsize=8)
+    # right: rate per core and memory per worker
+    rate.plot(docs, [r["docs_per_cpu_s"] for r in rows], "o-", color="tab:blue", label="docs/s per core")
+    rate.set_xscale("log")
+    rate.set_xlabel("documents")
+    rate.set_ylabel("docs/s per core (per CPU-second)", color="tab:blue")
+    rate.set_ylim(0, 1.3 * max(r["docs_per_cpu_s"] for r in rows))
     for r in rows:
-        left.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
-                      xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip
-    left.set_title("midtrain curation cost curve (tasks 2, workers 2, real text)")
+        rate.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
+                      xytext=(0, 8), ha="center", fontsize=8, color="tab:blue")  # fmt: skip
+    mem = rate.twinx()
+    mem.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
+    mem.plot(docs, [r["driver_mib"] for r in rows], "^:", color="tab:orange", label="peak RSS, driver")
+    mem.set_ylabel("peak RSS (MiB)", color="tab:red")
+    mem.set_ylim(0, 1.3 * max(max(r["worker_mib"], r["driver_mib"]) for r in rows))
+    mem.legend(loc="lower right", fontsize=8)
+    rate.set_title("rate per core and memory")
+    fig.suptitle("midtrain curation cost curve (standard pipeline, tasks 2, workers 2, real text)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -117,24 +147,32 @@ def main() -> None:
     eval_gsm8k = work / "gsm8k_eval.jsonl"
     eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
     rows = []
+    # one small unmeasured run first: a checkout whose numba kernels are not cached yet compiles
+    # them once (~90 CPU-s), which would otherwise land in the first size's cost
+    warm = subset_sources(build_sources(args.data, work / "warm", target_mb=1), work / "warm_sub", 0.03)
+    measure(curation_config(warm, eval_gsm8k, args.data), work / "warm_out")
+    shutil.rmtree(work / "warm_out", ignore_errors=True)
     for mb in args.mb:
         sources = build_sources(args.data, work / f"src{mb}", target_mb=mb)
         built = sum(p.stat().st_size for p in sources.values()) / 1e6
         if built > 1.3 * mb:  # smaller than the real sets: the first share of every source
             sources = subset_sources(sources, work / f"sub{mb}", mb / built)
-        texts = [json.loads(x)["text"] for p in sources.values() for x in p.read_text().splitlines()]
+        n_docs, size = _count(sources)
         config = curation_config(sources, eval_gsm8k, args.data)
         config["executor"] = {"tasks": 2, "workers": 2}
         load = os.getloadavg()[0]
         res = measure(config, work / f"out{mb}")
-        size = sum(len(t.encode()) for t in texts) / 1e6
-        row = {"docs": len(texts), "mb": size, **res, "load_avg_1min": load}
-        row.update(mb_per_cpu_s=size / res["cpu_s"], docs_per_cpu_s=len(texts) / res["cpu_s"])
+        row = {"docs": n_docs, "mb": size, **res, "load_avg_1min": load, "load_avg_end": os.getloadavg()[0]}
+        row.update(mb_per_cpu_s=size / res["cpu_s"], docs_per_cpu_s=n_docs / res["cpu_s"])
         rows.append(row)
         print(json.dumps(row), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
-    plot(rows, args.out.with_suffix(".png"))
+        # written after every size: a long last size that is stopped keeps the ones before it
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2))
+        plot(rows, args.out.with_suffix(".png"))
+        shutil.rmtree(work / f"out{mb}", ignore_errors=True)
+        shutil.rmtree(work / f"src{mb}", ignore_errors=True)
+        shutil.rmtree(work / f"sub{mb}", ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 

@@ -237,6 +237,12 @@ class DedupConfig(_Model):
         "highest-ranked source (default: the order of `sources`)",
     )
     max_examples: int = Field(50, ge=0, description="duplicate clusters with text examples in the report")
+    against: str | None = Field(
+        None,
+        description="a previous curation output folder: new documents that duplicate its corpus (exact "
+        "or MinHash, from its saved dedup_index/) are dropped as `dedup_against`; it is only read, never "
+        "changed, and needs the same MinHash settings",
+    )
 
 
 class EvalSetConfig(_Model):
@@ -416,6 +422,8 @@ class CurationConfig(_Model):
             _resolve(source, "path", base)
         for ev in (data.get("decontamination") or {}).get("eval_sets", []) or []:
             _resolve(ev, "path", base)
+        if isinstance(data.get("dedup"), dict):
+            _resolve(data["dedup"], "against", base)
         try:
             return cls.model_validate(data)
         except ValidationError as error:  # one line per problem: file, key path, reason

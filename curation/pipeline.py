@@ -8,6 +8,8 @@ Stages (each a datatrove pipeline with its own logging folder under ``DIR/work/<
 2. ``buckets`` (num_buckets tasks): datatrove's ``MinhashDedupBuckets``.
 3. ``cluster`` (1 task): exact + near clusters, keeper by source rank, held-out selection.
 4. ``write`` (tasks): drop duplicates, split held-out, count tokens -> curated/ and heldout/.
+4b. ``dedup_index`` (num_buckets tasks): the kept documents' signatures and hashes -> DIR/dedup_index/,
+   which a later run's ``dedup.against`` reads (``curation/dedup/index.py``).
 5. ``report`` (1 task): publish outputs, inventory.parquet, reports/.
 
 ``<hash>`` covers the config (not the worker count) and the input files' sizes and mtimes, so a
@@ -57,6 +59,10 @@ def preflight(config: CurationConfig) -> None:
         path = getattr(config.classifiers, key)
         if path and not Path(path).is_file():
             raise FileNotFoundError(f"classifiers.{key}: no model file at {path}")
+    if config.dedup.against:
+        from curation.dedup.index import check_against
+
+        check_against(config)
 
 
 def run_fingerprint(config: CurationConfig) -> str:
@@ -72,6 +78,9 @@ def run_fingerprint(config: CurationConfig) -> str:
     for ev in config.decontamination.eval_sets:
         st = os.stat(ev.path)
         inputs.append((ev.path, st.st_size, int(st.st_mtime)))
+    from curation.dedup.index import against_fingerprint
+
+    inputs.append(against_fingerprint(config))  # a re-curated dedup.against corpus means a fresh run
     blob = json.dumps([config.fingerprint(), inputs], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -123,6 +132,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     from curation.annotate import HeldoutSplit, ShardReader
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
+    from curation.dedup.index import INDEX_DIR, DedupIndexWriter, check_against, index_settings
     from curation.dedup.lsh import similarity_curve_table
     from curation.filters import build_heuristic_filters, make_word_tokenizer, source_filters, source_kind
     from curation.readers import SourcesReader
@@ -182,13 +192,20 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     )
     filter_stage.append(JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"))
     stages.append(("filter", filter_stage, tasks))
+    against = check_against(config, out_dir)["root"] if dd.against else None
+    against_bands = str(Path(against) / INDEX_DIR / "minhash") if against and minhash is not None else None
     if minhash is not None:
         stages.append(
             (
                 "buckets",
                 [
                     MinhashDedupBuckets(
-                        str(work / "dedup" / "sigs"), str(work / "dedup" / "buckets"), config=minhash
+                        str(work / "dedup" / "sigs"),
+                        str(work / "dedup" / "buckets"),
+                        config=minhash,
+                        # dedup.against: also match the old corpus's saved bands, and still pairs within this run
+                        index_folder=against_bands,
+                        only_dedup_in_index=False,
                     )
                 ],
                 minhash.num_buckets,
@@ -205,6 +222,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                     heldout_fraction=config.heldout.fraction,
                     heldout_max_docs=config.heldout.max_docs,
                     world_size_stage1=tasks,
+                    against=against,
                 )
             ],
             1,
@@ -231,6 +249,16 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             tasks,
         )
     )
+    if dd.exact or dd.minhash:  # this run's dedup_index/, for a later run's dedup.against
+        index_writer = DedupIndexWriter(
+            str(work / "dedup"),
+            str(out_dir),
+            minhash=minhash,
+            settings=index_settings(config),
+            work_hash=work.name,
+            world_size_stage1=tasks,
+        )
+        stages.append(("dedup_index", [index_writer], minhash.num_buckets if minhash else 1))
     extra = {
         "minhash_curve": similarity_curve_table(dd.num_buckets, dd.hashes_per_bucket) if dd.minhash else None,
         "word_tokenizer": config.word_tokenizer,

@@ -32,6 +32,11 @@ kept), before keepers are chosen, so a cluster's keeper is its best surviving me
 It also fixes the held-out slice: per source, the surviving documents with the smallest
 seeded keys, ``min(max_docs, ceil(fraction * n))`` of them (at most half the source).
 
+With ``dedup.against`` (``curation/dedup/index.py``) one more node stands for the previous
+corpus: datatrove's index-match pairs and the documents whose exact hash is in its ``exact.npy``
+join it, and every new document in its cluster is removed (kind ``against``); the previous
+corpus itself is not touched.
+
 Writes ``clusters/<rank>.npz`` (per row: ``removed``, ``cluster``, ``cluster_size``, ``kind``,
 ``heldout``) and ``clusters/summary.json``.
 """
@@ -50,7 +55,7 @@ from datatrove.pipeline.base import PipelineStep
 from curation.dedup.components import Components, best_per_label, same_key_per_label
 from curation.dedup.signature import DOC_DTYPE
 
-KIND_NONE, KIND_EXACT, KIND_NEAR, KIND_LOW_QUALITY = 0, 1, 2, 3
+KIND_NONE, KIND_EXACT, KIND_NEAR, KIND_LOW_QUALITY, KIND_AGAINST = 0, 1, 2, 3, 4
 
 
 class PriorityCluster(PipelineStep):
@@ -66,8 +71,10 @@ class PriorityCluster(PipelineStep):
         heldout_fraction: float | None,
         heldout_max_docs: int | None,
         world_size_stage1: int,
+        against: str | None = None,
     ):
         super().__init__()
+        self.against = against  # a previous output folder (dedup.against), read only
         self.work_dir = work_dir
         self.sources = sources  # indexed by priority
         self.exact = exact
@@ -94,15 +101,23 @@ class PriorityCluster(PipelineStep):
         with self.track_time():
             everything, offsets = self._load_docs()
             n = len(everything)
-            graph = Components(n)
+            # with dedup.against, node n stands for the whole previous corpus: index matches join it
+            old_node = n if self.against else -1
+            graph = Components(n + 1 if self.against else n)
             for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
-                graph.union_dups_file(path, offsets)  # one file's pairs in memory at a time
+                graph.union_dups_file(path, offsets, index_node=old_node)  # one file's pairs at a time
             near_pairs = graph.num_pairs
             exact_pairs = graph.union_equal(everything["exact"]) if self.exact and n else 0
+            if self.against and self.exact and n:
+                exact_pairs += self._union_old_exact(graph, everything["exact"], old_node)
             self.stat_update("near_pairs", value=near_pairs)
             self.stat_update("exact_pairs", value=exact_pairs)
             num_labels, labels = graph.labels()
             del graph
+            against = np.zeros(n, bool)
+            if self.against:
+                against = labels[:n] == labels[n]
+                labels = labels[:n]
             sizes = np.bincount(labels, minlength=num_labels)
             low = self._below_top_percentile(everything)
             # keeper: best (not cut, priority, quality, cleanliness, words, position) per component;
@@ -126,11 +141,12 @@ class PriorityCluster(PipelineStep):
             )
             del quality, multi_idx
             removed = keeper_of[labels] != np.arange(n)
-            removed |= low
+            removed |= low | against
             # a cluster is "exact" when all its members share one text hash
             same_text = same_key_per_label(labels, everything["exact"], num_labels)
             kind_of_label = np.where(sizes > 1, np.where(same_text, KIND_EXACT, KIND_NEAR), KIND_NONE)
             kind = kind_of_label.astype(np.int8)[labels]
+            kind[against] = KIND_AGAINST
             kind[low] = KIND_LOW_QUALITY
             del same_text, kind_of_label
             # clusters numbered by keeper position, so ids are stable across runs
@@ -156,7 +172,20 @@ class PriorityCluster(PipelineStep):
             )
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         self.stat_update("removed", value=int(removed.sum()))
+        self.stat_update("removed_against", value=int((kind == KIND_AGAINST).sum()))
         self.stat_update("clusters", value=num_clusters)
+
+    def _union_old_exact(self, graph: Components, exact: np.ndarray, old_node: int) -> int:
+        """Join every document whose text hash is in the previous corpus's ``exact.npy`` to ``old_node``."""
+        from curation.dedup.index import INDEX_DIR
+
+        old = np.load(Path(self.against) / INDEX_DIR / "exact.npy")  # sorted, unique
+        if not old.size:
+            return 0
+        at = np.minimum(np.searchsorted(old, exact), old.size - 1)
+        hits = np.flatnonzero(old[at] == exact)
+        graph.union(np.full(hits.size, old_node), hits)
+        return int(hits.size)
 
     @staticmethod
     def _below_top_percentile(everything: np.ndarray) -> np.ndarray:
@@ -200,7 +229,12 @@ class PriorityCluster(PipelineStep):
                 "removed_low_quality": int((mask & (kind == KIND_LOW_QUALITY)).sum()),
                 "heldout": int((mask & heldout).sum()),
             }
+        if self.against:  # only with dedup.against: the summary of other runs keeps its keys
+            for prio, name in enumerate(self.sources):
+                mask = (everything["priority"] == prio) & (kind == KIND_AGAINST)
+                by_source[name]["removed_against"] = int(mask.sum())
         return {
+            **({"against": self.against} if self.against else {}),
             "num_docs": int(len(everything)),
             "num_removed": int(removed.sum()),
             "num_clusters": int((sizes > 1).sum()),

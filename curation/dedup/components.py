@@ -45,13 +45,17 @@ def union_pairs(parent, a, b):
 
 
 @nb.njit(cache=True)
-def _union_dups(parent, raw, offsets):
-    """:func:`union_pairs` of ``.dups`` rows (file, doc, file, doc); rows marked as index matches skipped."""
+def _union_dups(parent, raw, offsets, index_node):
+    """:func:`union_pairs` of ``.dups`` rows (file, doc, file, doc). Rows marked as index matches
+    (``dedup.against``) join the document to ``index_node``, or are skipped when it is -1."""
     count = 0
     for i in range(raw.shape[0]):
         if raw[i, 0] == _SENTINEL:
-            continue
-        a = _find(parent, offsets[raw[i, 0]] + raw[i, 1])
+            if index_node < 0:
+                continue
+            a = _find(parent, index_node)
+        else:
+            a = _find(parent, offsets[raw[i, 0]] + raw[i, 1])
         b = _find(parent, offsets[raw[i, 2]] + raw[i, 3])
         if a < b:
             parent[b] = a
@@ -79,13 +83,16 @@ class Components:
         self.num_pairs += len(a)
         union_pairs(self.parent, a.astype(self.dtype, copy=False), b.astype(self.dtype, copy=False))
 
-    def union_dups_file(self, path: Path, offsets: np.ndarray, chunk_pairs: int = 1 << 22) -> None:
-        """Merge the pairs of one datatrove ``.dups`` file (``<4I``: file, doc, file, doc)."""
+    def union_dups_file(
+        self, path: Path, offsets: np.ndarray, chunk_pairs: int = 1 << 22, index_node: int = -1
+    ) -> None:
+        """Merge the pairs of one datatrove ``.dups`` file (``<4I``: file, doc, file, doc); index
+        matches join ``index_node`` (the previous corpus of ``dedup.against``), -1: ignored."""
         total = path.stat().st_size // 16
         offs = offsets.astype(self.dtype)
         for start in range(0, total, chunk_pairs):
             raw = np.fromfile(path, dtype="<u4", count=4 * min(chunk_pairs, total - start), offset=16 * start)
-            self.num_pairs += _union_dups(self.parent, raw.reshape(-1, 4), offs)
+            self.num_pairs += _union_dups(self.parent, raw.reshape(-1, 4), offs, index_node)
 
     def union_equal(self, keys: np.ndarray) -> int:
         """Join documents with equal ``keys`` (exact text hashes); returns the number of pairs."""

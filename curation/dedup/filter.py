@@ -2,7 +2,8 @@
 
 Reads ``clusters/<rank>.npz`` written by ``PriorityCluster``; documents must arrive in the order
 ``DedupSignature`` saw them (the filter stage's shard for this rank). It also drops the documents
-``PriorityCluster`` cut by a scoped ``top_percentile`` (reason ``below_top_percentile``). Survivors get
+``PriorityCluster`` cut by a scoped ``top_percentile`` (reason ``below_top_percentile``) and, with
+``dedup.against``, the duplicates of the previous corpus (reason ``dedup_against``). Survivors get
 ``dedup_cluster_size``; documents picked for the held-out slice get ``metadata['heldout']``
 (consumed by ``HeldoutSplit``). Members of the first ``max_examples`` clusters are logged to
 ``examples_dir/<rank>.jsonl`` for the report.
@@ -18,7 +19,14 @@ import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-KIND_NAMES = {0: "none", 1: "exact", 2: "near", 3: "low_quality"}
+KIND_NAMES = {0: "none", 1: "exact", 2: "near", 3: "low_quality", 4: "against"}
+# the funnel reason of each dropped kind; "against": a duplicate of the corpus of `dedup.against`
+REASONS = {
+    "exact": "exact_duplicate",
+    "near": "near_duplicate",
+    "low_quality": "below_top_percentile",
+    "against": "dedup_against",
+}
 
 
 class DedupFilter(BaseFilter):
@@ -58,7 +66,7 @@ class DedupFilter(BaseFilter):
             )
         if removed:
             self.stat_update(f"dropped/{source}")
-            return False, "below_top_percentile" if kind == "low_quality" else f"{kind}_duplicate"
+            return False, REASONS[kind]
         doc.metadata["dedup_cluster_size"] = size
         if self._arrays["heldout"][i]:
             doc.metadata["heldout"] = True

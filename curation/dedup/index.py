@@ -1,0 +1,289 @@
+"""The dedup index a curation run leaves in its output, and ``dedup.against`` that reads it.
+
+Every run with dedup on writes ``DIR/dedup_index/`` (format ``midtrain.dedup_index``, version 1):
+
+    manifest.json   written last by task 0: format, version, the run's work hash, the dedup
+                    configuration (below), what was indexed and how many documents
+    exact.npy       sorted unique uint64: ``exact_hash`` (xxh64 of the casefolded text with
+                    whitespace runs joined) of every document the run kept (curated + held out)
+    minhash/bucket_XXX/<work hash>.minhash.index
+                    datatrove's index format (what ``MinhashBuildIndex`` and
+                    ``MinhashDedupBuckets(create_index_name=...)`` write, what
+                    ``MinhashDedupBuckets(index_folder=...)`` reads): per LSH band, the sorted
+                    unique tuples of ``hashes_per_bucket`` little-endian uint64 (uint32 at
+                    precision 32) MinHash values, no document ids
+
+Only the *kept* documents are indexed: a document the old run dropped (duplicate, quality cut) is
+not part of its corpus, so a new document like it is not a duplicate of that corpus. That is why
+the index is built here from the signatures and the cluster decisions, not by datatrove's
+``MinhashBuildIndex`` (which indexes every signature of the folder); the files are its format.
+
+A run with ``dedup.against: OLD`` passes ``OLD/dedup_index/minhash`` to datatrove's
+``MinhashDedupBuckets`` as ``index_folder`` (``only_dedup_in_index=False``: pairs within the new
+run are still found); matches come out as ``(SENTINEL, SENTINEL, rank, doc)`` pairs, and
+``PriorityCluster`` joins them, and the new documents whose exact hash is in ``exact.npy``, to
+one "old corpus" node: every new document in that node's cluster is dropped (reason
+``dedup_against``). Nothing under ``OLD`` is written.
+
+MinHash values are only comparable when every setting that shapes them is equal: ``n_grams``,
+``num_buckets``, ``hashes_per_bucket``, ``seed``, hash function and precision, text
+normalisation, word tokenizer and language; :func:`check_against` refuses any difference, naming
+both sides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+FORMAT = "midtrain.dedup_index"
+VERSION = 1
+INDEX_DIR = "dedup_index"
+_CHUNK_RECORDS = 1 << 21  # signatures of one band merged at a time (~130 MB at 8 x 64-bit hashes)
+EXACT_HASH = "xxh64(casefold, whitespace runs -> one space)"  # curation.dedup.signature.exact_hash
+
+
+def index_settings(config) -> dict:
+    """The settings an index depends on, from a ``CurationConfig`` (what the manifest records)."""
+    dd = config.dedup
+    settings = {"exact_hash": EXACT_HASH, "minhash": dd.minhash}
+    if dd.minhash:
+        from datatrove.pipeline.dedup.minhash import MinhashConfig
+
+        defaults = MinhashConfig()  # the hash and normalisation the pipeline uses (datatrove's defaults)
+        settings.update(
+            n_grams=dd.n_grams,
+            num_buckets=dd.num_buckets,
+            hashes_per_bucket=dd.hashes_per_bucket,
+            seed=dd.seed,
+            hash_fc=defaults.hash_config.hash_fc,
+            hash_precision=defaults.hash_config.precision,
+            text_norm=dataclasses.asdict(defaults.norm_config),
+            word_tokenizer=config.word_tokenizer,
+            language=config.language,
+        )
+    return settings
+
+
+def _fmt(settings: dict, keys: list[str]) -> str:
+    return ", ".join(
+        f"{k}={settings.get(k)!r}" if isinstance(settings.get(k), str) else f"{k}={settings.get(k)}"
+        for k in keys
+    )
+
+
+def check_against(config, out_dir: Path | None = None) -> dict:
+    """Validate ``dedup.against``; returns its manifest (with ``root``). One-line errors otherwise."""
+    dd = config.dedup
+    root = Path(dd.against).resolve()
+    if not (dd.exact or dd.minhash):
+        raise ValueError("dedup.against: needs dedup.exact or dedup.minhash on (both are off)")
+    if out_dir is not None and root == Path(out_dir).resolve():
+        raise ValueError(
+            f"dedup.against: {root} is this run's own output folder; point it at a previous run's"
+        )
+    manifest_path = root / INDEX_DIR / "manifest.json"
+    if not manifest_path.is_file():
+        why = "no such folder" if not root.is_dir() else f"no {INDEX_DIR}/manifest.json in it"
+        raise FileNotFoundError(
+            f"dedup.against: {root}: {why}; point it at a finished `midtrain curate` output folder "
+            "(runs with dedup on save dedup_index/ there), or curate that corpus again to create one"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise ValueError(
+            f"dedup.against: {manifest_path} is {manifest.get('format')} version {manifest.get('version')}, "
+            f"this midtrain reads {FORMAT} version {VERSION}; curate that corpus again"
+        )
+    old, new = manifest["settings"], index_settings(config)
+    if dd.minhash and not old["minhash"]:
+        raise ValueError(
+            f"dedup.against: {root} was curated with dedup.minhash: false (no MinHash index); set "
+            "dedup.minhash: false here to dedup against its exact hashes only, or curate it again with MinHash"
+        )
+    keys = [k for k in new if k != "minhash" and (dd.minhash or k == "exact_hash")]
+    differ = [k for k in keys if old.get(k) != new.get(k)]
+    if differ:
+        raise ValueError(
+            f"dedup.against: {root} was indexed with {_fmt(old, differ)} but this run has {_fmt(new, differ)}; "
+            "use that run's dedup settings here, or curate it again with these"
+        )
+    if dd.minhash:
+        for b in range(new["num_buckets"]):
+            expected = (
+                root / INDEX_DIR / "minhash" / f"bucket_{b:03d}" / f"{manifest['work_hash']}.minhash.index"
+            )
+            if not expected.is_file() or len(list(expected.parent.iterdir())) != 1:
+                raise FileNotFoundError(
+                    f"dedup.against: {root / INDEX_DIR} is incomplete ({expected.parent.name} should hold only "
+                    f"{expected.name}): the run that wrote it did not finish; run it again to completion"
+                )
+    if dd.exact and not (root / INDEX_DIR / "exact.npy").is_file():
+        raise FileNotFoundError(
+            f"dedup.against: {root / INDEX_DIR / 'exact.npy'} is missing: the run that wrote it did not "
+            "finish; run it again to completion"
+        )
+    return {**manifest, "root": str(root)}
+
+
+def against_fingerprint(config) -> list:
+    """What a resumed run must notice: the old index's manifest (rewritten when it is re-curated)."""
+    if not config.dedup.against:
+        return []
+    manifest = Path(config.dedup.against) / INDEX_DIR / "manifest.json"
+    st = manifest.stat() if manifest.is_file() else None
+    return [str(manifest), st.st_size if st else 0, int(st.st_mtime_ns) if st else 0]
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """``dst`` becomes a fresh tree of hard links (copies across filesystems) to ``src``'s files."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for path in sorted(src.rglob("*")):
+        if path.is_file():
+            target = dst / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+
+
+class DedupIndexWriter(PipelineStep):
+    """Write this run's ``dedup_index/`` (see the module docstring); one task per MinHash band.
+
+    Task ``b`` indexes band ``b``; task 0 also writes ``exact.npy`` and, last, the manifest. Each
+    task builds its files under the work folder and then links them into ``DIR/dedup_index``.
+    """
+
+    name = "🎯 Dedup index"
+    type = "🫂 - DEDUP"
+
+    def __init__(
+        self, dedup_dir: str, out_dir: str, *, minhash, settings: dict, work_hash: str, world_size_stage1: int
+    ):
+        super().__init__()
+        self.dedup_dir = dedup_dir
+        self.out_dir = out_dir
+        self.minhash_config = minhash
+        self.settings = settings
+        self.work_hash = work_hash
+        self.num_ranks = world_size_stage1
+
+    def _kept(self) -> list[np.ndarray]:
+        """Per filter-stage task, which rows the run kept (the cluster stage's decisions)."""
+        clusters = Path(self.dedup_dir) / "clusters"
+        return [~np.load(clusters / f"{r:05d}.npz")["removed"] for r in range(self.num_ranks)]
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        out = Path(self.out_dir) / INDEX_DIR
+        work = Path(self.dedup_dir) / "index"
+        with self.track_time():
+            kept = self._kept()
+            if rank == 0:
+                (out / "manifest.json").unlink(missing_ok=True)  # present again only when task 0 is done
+            cfg = self.minhash_config
+            if cfg is not None:
+                self._write_band(rank, kept, work / "minhash" / f"bucket_{rank:03d}")
+                _link_tree(work / "minhash" / f"bucket_{rank:03d}", out / "minhash" / f"bucket_{rank:03d}")
+            if rank != 0:
+                return
+            if cfg is None:
+                shutil.rmtree(out / "minhash", ignore_errors=True)
+            else:  # bands of an earlier run with more buckets
+                for stale in (out / "minhash").glob("bucket_*"):
+                    if int(stale.name.removeprefix("bucket_")) >= cfg.num_buckets:
+                        shutil.rmtree(stale)
+            docs = [np.load(Path(self.dedup_dir) / "docs" / f"{r:05d}.npy") for r in range(self.num_ranks)]
+            exact = np.unique(
+                np.concatenate(
+                    [np.empty(0, "<u8")] + [d["exact"][k] for d, k in zip(docs, kept, strict=True)]
+                )
+            )
+            work.mkdir(parents=True, exist_ok=True)
+            np.save(work / "exact.npy", exact.astype("<u8"))
+            out.mkdir(parents=True, exist_ok=True)
+            _replace_link(work / "exact.npy", out / "exact.npy")
+            manifest = {
+                "format": FORMAT,
+                "version": VERSION,
+                "work_hash": self.work_hash,
+                "settings": self.settings,
+                "num_docs": int(sum(int(k.sum()) for k in kept)),
+                "num_exact_hashes": int(exact.size),
+                "minhash_index": "minhash" if cfg is not None else None,
+                "exact_index": "exact.npy",
+            }
+            tmp = out / "manifest.json.tmp"
+            tmp.write_text(json.dumps(manifest, indent=2))
+            os.replace(tmp, out / "manifest.json")
+            self.stat_update("indexed_docs", value=manifest["num_docs"])
+
+    def _write_band(self, band: int, kept: list[np.ndarray], folder: Path) -> None:
+        """The band's kept signatures, sorted and unique, in bounded memory.
+
+        Each task's signature file is already sorted (``DedupSignature._sort_buckets``), so the
+        band is cut into ranges of the first hash (uniform: MinHash values are) and each range is
+        read from every file by binary search on a memory map, filtered, merged and appended:
+        equal tuples share their first hash, so they always meet in one range.
+        """
+        from curation.dedup.signature import _record_dtype
+
+        cfg = self.minhash_config
+        dtype = _record_dtype(cfg)
+        # an index record is a signature record without its document id
+        packed = np.dtype([(f"h{i}", dtype[f"h{i}"]) for i in range(cfg.hashes_per_bucket)])
+        files = []
+        for r in range(self.num_ranks):
+            path = Path(self.dedup_dir) / "sigs" / f"bucket_{band:03d}" / f"{r:05d}.minhash.sig"
+            if path.is_file() and path.stat().st_size:
+                files.append((r, np.memmap(path, dtype=dtype, mode="r")))
+        total = sum(m.size for _, m in files)
+        chunks = max(1, -(-total // _CHUNK_RECORDS))
+        top = float(np.iinfo(dtype["h0"]).max) + 1.0
+        edges = [int(top * i / chunks) for i in range(chunks)] + [None]
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        written = 0
+        with open(folder / f"{self.work_hash}.minhash.index", "wb") as f:
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                parts = [np.empty(0, packed)]
+                for r, records in files:
+                    a = int(np.searchsorted(records["h0"], lo, side="left")) if lo else 0
+                    b = (
+                        int(np.searchsorted(records["h0"], hi, side="left"))
+                        if hi is not None
+                        else records.size
+                    )
+                    chunk = records[a:b]
+                    chunk = chunk[kept[r][chunk["doc"]]]
+                    part = np.empty(chunk.size, packed)
+                    for name in packed.names:
+                        part[name] = chunk[name]
+                    parts.append(part)
+                # structured arrays sort field by field: the tuple order datatrove's readers check
+                unique = np.unique(np.concatenate(parts))
+                unique.tofile(f)
+                written += unique.size
+        self.stat_update(f"band_{band:03d}_signatures", value=written)
+
+
+def _replace_link(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    os.replace(tmp, dst)

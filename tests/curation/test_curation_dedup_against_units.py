@@ -1,0 +1,72 @@
+"""The pieces of ``dedup.against`` without a curation run: the band index and the old-corpus node."""
+
+import io
+
+import numpy as np
+from datatrove.pipeline.dedup.minhash import MinhashConfig, read_sigs
+
+from curation.dedup import index as dedup_index
+from curation.dedup.components import Components
+from curation.dedup.index import DedupIndexWriter
+from curation.dedup.signature import _record_dtype
+
+SENTINEL = (1 << 32) - 1
+
+
+def _sig_file(path, rng, n, cfg):
+    records = np.zeros(n, _record_dtype(cfg))
+    for i in range(cfg.hashes_per_bucket):
+        records[f"h{i}"] = rng.integers(0, 50, n) if i == 0 else rng.integers(0, 3, n)  # many repeats
+    records["doc"] = np.arange(n)
+    records.sort(order=records.dtype.names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records.tofile(path)
+    return records
+
+
+def test_band_index_holds_the_kept_signatures_sorted_unique_in_datatroves_format(tmp_path, monkeypatch):
+    monkeypatch.setattr(dedup_index, "_CHUNK_RECORDS", 7)  # many hash ranges: the merge across them
+    cfg = MinhashConfig(num_buckets=1, hashes_per_bucket=3)
+    rng = np.random.default_rng(0)
+    sigs = [
+        _sig_file(tmp_path / "sigs" / "bucket_000" / f"{r:05d}.minhash.sig", rng, 60, cfg) for r in range(2)
+    ]
+    kept = [rng.random(60) < 0.7 for _ in range(2)]
+    step = DedupIndexWriter(
+        str(tmp_path), str(tmp_path / "out"), minhash=cfg, settings={}, work_hash="abc", world_size_stage1=2
+    )
+    step._write_band(0, kept, tmp_path / "band")
+    expected = sorted(
+        {
+            tuple(int(rec[f"h{i}"]) for i in range(3))
+            for s, k in zip(sigs, kept, strict=True)
+            for rec in s
+            if k[rec["doc"]]
+        }
+    )
+    raw = (tmp_path / "band" / "abc.minhash.index").read_bytes()
+    got = [h.sig for h in read_sigs(_Named(raw, "abc.minhash.index"), 0, cfg, index_file=True)]
+    assert got == expected  # read back by datatrove's own reader, which checks the order
+
+
+class _Named(io.BytesIO):
+    """An in-memory file with the ``size``/``path`` that datatrove's ``read_sigs`` asks for."""
+
+    def __init__(self, data: bytes, path: str):
+        super().__init__(data)
+        self.size, self.path = len(data), path
+
+
+def test_index_matches_join_the_old_corpus_node_and_are_skipped_without_it(tmp_path):
+    pairs = np.array([[SENTINEL, SENTINEL, 0, 1], [0, 1, 1, 0], [0, 2, 0, 3]], "<u4")
+    pairs.tofile(tmp_path / "00000_00.dups")
+    offsets = np.array([0, 4, 6])
+    with_old = Components(7)  # 6 documents and the old corpus (node 6)
+    with_old.union_dups_file(tmp_path / "00000_00.dups", offsets, index_node=6)
+    _, labels = with_old.labels()
+    assert labels[1] == labels[4] == labels[6]  # doc 1 matched the index, doc 4 (rank 1, row 0) matched doc 1
+    assert labels[2] == labels[3] != labels[6]
+    alone = Components(6)
+    alone.union_dups_file(tmp_path / "00000_00.dups", offsets)
+    _, labels = alone.labels()
+    assert labels[1] == labels[4] and len(set(labels.tolist())) == 4
