@@ -194,14 +194,19 @@ def run_module(module: str, max_children: int, sample: int | None, seed: int) ->
     return summarise(module, status, time.time() - t0, rc, sample, seed)
 
 
-def recheck_module(module: str, old: dict, max_children: int) -> dict:
+def recheck_module(module: str, old: dict, max_children: int, full_stats: bool = False) -> dict:
     """Run the module's not-killed mutants again against the current tests (new guards included)."""
     files, tests = MODULES[module]
     dest = WORK / module
     shutil.rmtree(dest / "tests")
     shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     write_config(dest, module, files, tests)
-    (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # new tests: collect again
+    # Keep mutmut's stats (which tests reach which function): mutmut lists the tests, finds the new
+    # ones and collects stats for those only (a full collection runs every test of the module, ten
+    # minutes for the trainer on a loaded machine). A test that existed before and was changed to
+    # reach other functions keeps its old map; --full-stats collects everything again.
+    if full_stats:
+        (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     shutil.rmtree(dest / "mutants" / "tests", ignore_errors=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(POLARS_MAX_THREADS="1", TOKENIZERS_PARALLELISM="false")
@@ -290,6 +295,11 @@ def main() -> None:
         action="store_true",
         help="run the last run's surviving mutants again against the current tests",
     )
+    ap.add_argument(
+        "--full-stats",
+        action="store_true",
+        help="with --recheck: collect mutmut's test-to-function map again for every test, not only new ones",
+    )
     args = ap.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -314,7 +324,7 @@ def main() -> None:
                 rows.append(old)
                 continue
             print(f"=== {m}: re-checking {len(old['survivors'])} not-killed mutants", flush=True)
-            rows.append(recheck_module(m, old, args.max_children))
+            rows.append(recheck_module(m, old, args.max_children, args.full_stats))
         else:
             print(f"=== {m}: mutating {' '.join(MODULES[m][0])}", flush=True)
             rows.append(run_module(m, args.max_children, args.sample, args.seed))
