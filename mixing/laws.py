@@ -59,6 +59,19 @@ class FittedLaw:
     losses: np.ndarray = field(default_factory=lambda: np.empty(0))  # the measured objective
     _predict: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the fit (for reports and run files; the law itself is not saved)."""
+        return {
+            "kind": self.kind,
+            "names": list(self.names),
+            "r2_heldout": self.r2_heldout,
+            "spearman_heldout": self.spearman_heldout,
+            "num_folds": self.num_folds,
+            "params": self.params,
+            "heldout_predictions": self.heldout_predictions.tolist(),
+            "losses": self.losses.tolist(),
+        }
+
     def predict(self, mixtures: np.ndarray) -> np.ndarray:
         """Predicted objective per row of ``mixtures`` (n, units) in ``names`` order (1-D ok)."""
         x = np.atleast_2d(np.asarray(mixtures, dtype=np.float64))

@@ -1,5 +1,7 @@
 """Search spaces, mixture laws and proposals on synthetic data-mixing laws (Ye et al. 2024)."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -47,6 +49,8 @@ def test_loglinear_recovers_known_parameters():
     t_fit = np.array([law.params["t"][n] for n in NAMES])
     np.testing.assert_allclose(t_fit, t_true - shift, atol=0.1)
     np.testing.assert_allclose(law.predict(mixtures), losses, atol=5e-3)
+    record = json.loads(json.dumps(law.to_dict()))
+    assert record["kind"] == "loglinear" and len(record["heldout_predictions"]) == 16
 
 
 def test_loglinear_is_robust_when_the_exponent_is_near_zero():
