@@ -214,6 +214,8 @@ def test_tokenization_reads_the_conversations_from_curated_output(curated):
         )
         assert decoded == [r.strip() for r in responses]
         assert all(mask[b - 1] == 1 for b in ends)  # the closing EOS is trained
+        tiers = np.fromfile(tokens / source / "000.ds.difficulty", dtype="<f4")  # curriculum keys too
+        assert len(tiers) == len(ends) and not np.isnan(tiers).any()
 
 
 def _write(tmp_path, records, name="chat.jsonl"):
@@ -262,3 +264,39 @@ def test_instruction_config_is_checked(tmp_path):
     ]:
         with pytest.raises(ValidationError, match=message):
             CurationConfig.model_validate({"sources": [source | extra]})
+
+
+def _doc_block(path, needle: str) -> str:
+    import re
+
+    blocks = re.findall(r"^ *```yaml\n(.*?)^ *```", path.read_text(), re.M | re.S)
+    return next(b for b in blocks if needle in b)
+
+
+def test_the_docs_instruction_snippets_run(tmp_path, monkeypatch):
+    import textwrap
+    from pathlib import Path
+
+    import yaml
+
+    from curation.readers.sources import SourcesReader
+
+    docs = Path(__file__).resolve().parents[2]
+    block = yaml.safe_load(
+        textwrap.dedent(_doc_block(docs / "docs" / "curation.md", "instruction: messages"))
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    chat = {"messages": [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]}
+    gsm = {"question": "Tom has 3 pens and buys 2. How many?", "answer": "3 + 2 = 5\n#### 5"}
+    (tmp_path / "raw" / "chat.jsonl").write_text(json.dumps(chat) + "\n")
+    (tmp_path / "raw" / "gsm8k.jsonl").write_text(json.dumps(gsm) + "\n")
+    config = CurationConfig.model_validate(block)
+    preflight(config)
+    docs_read = list(SourcesReader(config.sources, str(tmp_path / "rejects")).run())
+    assert [d.metadata["instruction"] for d in docs_read] == [
+        {"messages": chat["messages"]},
+        {"prompt": gsm["question"], "response": gsm["answer"]},
+    ]
+    readme = yaml.safe_load(_doc_block(docs / "README.md", "instruction: messages"))
+    assert CurationConfig.model_validate(readme).sources[-1].instruction.format == "messages"

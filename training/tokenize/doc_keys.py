@@ -23,7 +23,8 @@ DOC_KEYS = {
 }
 
 
-def _value(metadata: dict, keys: tuple[str, ...]) -> float:
+def document_key(metadata: dict, keys: tuple[str, ...]) -> float:
+    """The first finite number among ``keys`` in ``metadata``, else NaN."""
     for key in keys:
         value = metadata.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
@@ -45,7 +46,7 @@ class DocumentKeyRecorder(PipelineStep):
         values: dict[str, list[float]] = {name: [] for name in DOC_KEYS}
         for doc in data:
             for name, keys in DOC_KEYS.items():
-                values[name].append(_value(doc.metadata, keys))
+                values[name].append(document_key(doc.metadata, keys))
             yield doc
         folder = Path(self.output_folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,10 @@ Each document ends with EOS (and starts with BOS when the tokenizer adds one). B
 ``NNN.ds`` goes ``NNN.ds.mask``: one uint8 per token, 1 where the token is an assistant (response)
 token or the closing EOS, 0 for system/user text, role markers and BOS. The train config decides
 per source whether the mask applies (``data.loss_mask: {source: response}``); the tokens are the
-same either way. A record with an unknown role, or whose mask would leave no trained token (no
-assistant turn, an empty response), is an error naming the source, record and key.
+same either way. Curriculum keys (``.ds.difficulty`` / ``.ds.quality``) come from the records'
+metadata as for text sources (training/tokenize/doc_keys.py). A record with an unknown role, or
+whose mask would leave no trained token (no assistant turn, an empty response), is an error
+naming the source, record and key.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from training.tokenize.doc_keys import DOC_KEYS, document_key
 
 ROLES = ("system", "user", "assistant")
 FALLBACK_HEADER = "<|{role}|>\n"
@@ -180,9 +184,12 @@ def tokenize_instruction_source(name: str, folder: Path, pattern: str, out_dir: 
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     ids_all, masks, ends, total = [], [], [], 0
+    keys: dict[str, list[float]] = {key: [] for key in DOC_KEYS}  # curriculum keys, as for text
     for batch in _rendered_batches(name, iter_records(folder, pattern), chat):
-        encodings = tokenizer.encode_batch([text for _, text, _ in batch], add_special_tokens=False)
-        for (where, _, spans), enc in zip(batch, encodings, strict=True):
+        encodings = tokenizer.encode_batch([text for _, text, _, _ in batch], add_special_tokens=False)
+        for (where, _, spans, metadata), enc in zip(batch, encodings, strict=True):
+            for key, names in DOC_KEYS.items():
+                keys[key].append(document_key(metadata, names))
             ids, mask = assemble(enc, spans, eos_id=info.eos_token_id, bos_id=bos)
             if mask.sum() <= 1:  # only the EOS: the response rendered to nothing
                 raise ValueError(f"source {name!r}: {where}: the response has no token; nothing to train on")
@@ -196,10 +203,13 @@ def tokenize_instruction_source(name: str, folder: Path, pattern: str, out_dir: 
     np.concatenate(ids_all).astype(dtype).tofile(target / "000.ds")
     np.asarray(ends, dtype="<u8").tofile(target / "000.ds.index")
     np.concatenate(masks).tofile(target / "000.ds.mask")
+    for key, column in keys.items():
+        if not np.isnan(column).all():
+            np.asarray(column, dtype="<f4").tofile(target / f"000.ds.{key}")
 
 
-def _rendered_batches(name: str, records, chat, size: int = 512) -> Iterator[list[tuple[str, str, list]]]:
-    """(where, rendered text, assistant spans) in batches for ``encode_batch``."""
+def _rendered_batches(name: str, records, chat, size: int = 512) -> Iterator[list[tuple]]:
+    """(where, rendered text, assistant spans, metadata) in batches for ``encode_batch``."""
     batch = []
     for where, record in records:
         conversation = conversation_in(record)
@@ -208,7 +218,9 @@ def _rendered_batches(name: str, records, chat, size: int = 512) -> Iterator[lis
                 f"source {name!r}: {where}: not an instruction record (no metadata.instruction, messages "
                 "or prompt/response), but the source's first record is: one source holds one kind"
             )
-        batch.append((where, *render(messages_of(conversation, where=f"source {name!r}: {where}"), chat)))
+        text, spans = render(messages_of(conversation, where=f"source {name!r}: {where}"), chat)
+        metadata = record.get("metadata")
+        batch.append((where, text, spans, metadata if isinstance(metadata, dict) else {}))
         if len(batch) == size:
             yield batch
             batch = []
