@@ -4,6 +4,8 @@
 - **code**: top-level functions and classes of standard-library source files.
 - **math**: generated grade-school word problems with worked, step-by-step solutions (GSM8K style,
   ending in ``#### <answer>``).
+- **math_instruct** (opt-in, ``instruction=True``): the same kind of problems as prompt/response
+  pairs, an instruction source (curation/demo_instruct.py).
 
 Known defects are planted and recorded in ``ground_truth.json`` so curation can be checked:
 exact duplicates (verbatim and whitespace/case variants), near-duplicates at controlled word
@@ -50,7 +52,7 @@ class DemoCorpus:
     """Where the demo corpus was written and what was planted in it."""
 
     root: Path
-    sources: dict[str, Path]  # domain name -> raw jsonl file
+    sources: dict[str, Path]  # source name (the domain, or math_instruct) -> raw jsonl file
     evalsets: dict[str, Path]  # "gsm8k_like" / "humaneval_like" -> jsonl file
     ground_truth_path: Path
     num_docs: dict[str, int] = field(default_factory=dict)
@@ -59,10 +61,13 @@ class DemoCorpus:
         return json.loads(self.ground_truth_path.read_text())
 
 
-def build_demo_corpus(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0) -> DemoCorpus:
+def build_demo_corpus(
+    out_dir: str | Path, *, scale: float = 1.0, seed: int = 0, instruction: bool = False
+) -> DemoCorpus:
     """Write the demo corpus under ``out_dir`` (``raw/``, ``evalsets/``, ``ground_truth.json``).
 
-    ``scale`` multiplies the number of documents per domain (1.0 gives ~3 MB).
+    ``scale`` multiplies the number of documents per domain (1.0 gives ~3 MB). ``instruction``
+    also writes ``raw/math_instruct.jsonl`` (prompt/response records; the other files are unchanged).
     """
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
@@ -99,6 +104,14 @@ def build_demo_corpus(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0)
         rows = [{"id": doc_id, "text": text} for doc_id, text in domain_docs]
         rng.shuffle(rows)  # planted copies must not sit next to their originals
         sources[domain] = _write_jsonl(out_dir / "raw" / f"{domain}.jsonl", rows)
+    num_docs = {d: len(v) for d, v in docs.items()}
+    if instruction:
+        from curation.demo_instruct import SOURCE, instruction_records, plant_contamination
+
+        records = instruction_records(int(600 * scale), seed)
+        plant_contamination(records, evalsets["gsm8k_like"], truth, seed)
+        sources[SOURCE] = _write_jsonl(out_dir / "raw" / f"{SOURCE}.jsonl", records)
+        num_docs[SOURCE] = len(records)
     eval_paths = {
         name: _write_jsonl(out_dir / "evalsets" / f"{name}.jsonl", items) for name, items in evalsets.items()
     }
@@ -109,7 +122,7 @@ def build_demo_corpus(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0)
         sources=sources,
         evalsets=eval_paths,
         ground_truth_path=truth_path,
-        num_docs={d: len(v) for d, v in docs.items()},
+        num_docs=num_docs,
     )
 
 

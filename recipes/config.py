@@ -42,6 +42,11 @@ class DemoCorpusSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scale: float = Field(1.0, gt=0, description="Multiplier on the demo corpus size (1.0 ~ 4 MB).")
     seed: int = Field(0, description="Seed of the corpus generator.")
+    instruction: bool = Field(
+        False,
+        description="Also write `math_instruct`, math problems as prompt/response pairs curated as an "
+        "instruction source (train it with data.loss_mask: {math_instruct: response}).",
+    )
 
 
 class DataSpec(BaseModel):

@@ -180,25 +180,32 @@ def _build_corpus(recipe: RecipeConfig, out: Path) -> list[Path]:
     from curation.demo_corpus import build_demo_corpus
 
     spec = recipe.data.demo_corpus
-    corpus = build_demo_corpus(out, scale=spec.scale * recipe.scale, seed=spec.seed)
+    corpus = build_demo_corpus(
+        out, scale=spec.scale * recipe.scale, seed=spec.seed, instruction=spec.instruction
+    )
     return [*corpus.sources.values(), *corpus.evalsets.values(), corpus.ground_truth_path]
 
 
-def demo_sources(root: Path) -> list[dict[str, Any]]:
+def demo_sources(root: Path, *, instruction: bool = False) -> list[dict[str, Any]]:
     raw = root / "corpus" / "raw"
     # Ranked for cross-source dedup: a copy in a curated domain source beats one in general web text.
     # The general source mixes docstrings with planted web junk (menus, spam), so web rules judge it.
-    return [
+    sources = [
         {"name": name, "path": str(raw / f"{name}.jsonl"), "domain": name, "id_key": "id"}
         | ({"kind": "web"} if name == "general" else {})
         for name in ("math", "code", "general")
     ]
+    if instruction:  # data.demo_corpus.instruction: prompt/response math (curation/demo_instruct.py)
+        path = str(raw / "math_instruct.jsonl")
+        sources.append({"name": "math_instruct", "path": path, "domain": "instruction", "id_key": "id"})
+        sources[-1]["instruction"] = "prompt_response"
+    return sources
 
 
 def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
     section = dict(recipe.curate)
     if recipe.data.demo_corpus is not None:
-        section.setdefault("sources", demo_sources(root))
+        section.setdefault("sources", demo_sources(root, instruction=recipe.data.demo_corpus.instruction))
         # The demo's general source is docstrings (full of `code`, (parentheses), *markup*) mixed
         # with planted web junk: web rules judge it, but with Gopher's default (80% of words must
         # have a letter) over half the docstrings would go; 60% keeps prose and drops the junk.
