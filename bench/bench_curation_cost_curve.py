@@ -137,7 +137,15 @@ def main() -> None:
     parser.add_argument("--mb", type=float, nargs="+", default=[5.0, 50.0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_cost_curve.json")
+    parser.add_argument(
+        "--add",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="rows measured by earlier runs (their JSON), plotted with these",
+    )
     args = parser.parse_args()
+    earlier = [row for path in args.add for row in json.loads(path.read_text())]
     if not (args.data / "gsm8k_train.jsonl").is_file():
         raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
     from bench.bench_curation_throughput import curation_config
@@ -168,8 +176,9 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         # written after every size: a long last size that is stopped keeps the ones before it
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2))
-        plot(rows, args.out.with_suffix(".png"))
+        everything = sorted(earlier + rows, key=lambda r: r["docs"])
+        args.out.write_text(json.dumps(everything, indent=2))
+        plot(everything, args.out.with_suffix(".png"))
         shutil.rmtree(work / f"out{mb}", ignore_errors=True)
         shutil.rmtree(work / f"src{mb}", ignore_errors=True)
         shutil.rmtree(work / f"sub{mb}", ignore_errors=True)
