@@ -8,7 +8,11 @@ Output of a curation run in ``DIR``:
     ``source`` (str), ``domain`` (str: one of the domain labels, ``general`` by default),
     ``domain_confidence`` (float in [0, 1]), ``quality_score`` (float in [0, 1] or absent when no
     quality classifier ran), ``difficulty_tier`` (int >= 0, 0 = easiest) and, for documents that
-    survived near-duplicate clustering, ``dedup_cluster_size`` (int >= 1).
+    survived near-duplicate clustering, ``dedup_cluster_size`` (int >= 1). A source declared with
+    ``instruction:`` adds ``instruction``: the conversation exactly as read, ``{"messages": [{"role",
+    "content", ...}, ...]}`` or ``{"prompt": str, "response": str}``; its ``text`` is then the turns'
+    contents joined by blank lines (what curation judged), and tokenization renders the
+    conversation itself (training/tokenize/instruct.py).
 
 ``DIR/heldout/<source>/*.jsonl.gz``
     Same format; a per-source slice set aside *before* training data is written. Never trained on;
