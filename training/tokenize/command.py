@@ -28,7 +28,10 @@ def tokenize_command(
     eos_token: Annotated[str | None, typer.Option(help="EOS token text (default: the tokenizer's).")] = None,
     workers: Annotated[int, typer.Option(help="datatrove worker processes per source.")] = 1,
 ) -> None:
-    """Tokenize curated sources into datatrove token shards (EOS after every document)."""
+    """Tokenize curated sources into datatrove token shards (EOS after every document).
+
+    Instruction sources (curated with `instruction:`) are rendered with the tokenizer's chat
+    template, or the fallback format, and get a loss mask beside each shard (`.ds.mask`)."""
     from rich.console import Console
     from rich.table import Table
 
