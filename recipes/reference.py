@@ -27,6 +27,7 @@ def _sections() -> list[tuple[str, type[BaseModel], str]]:
     from evaluation import EvalConfig
     from mixing import MixConfig
     from recipes.config import DataSpec, LauncherSpec, RecipeConfig, TrainRunSpec
+    from recipes.search_config import SearchSpec
     from training.config import ModelConfig, TrainConfig
     from training.tokenize import TokenizeConfig
 
@@ -44,6 +45,11 @@ def _sections() -> list[tuple[str, type[BaseModel], str]]:
             "How the run trains (`training.TrainConfig`; its `model` section overrides the recipe's).",
         ),
         ("runs.<name>.launcher", LauncherSpec, "How the run is started."),
+        (
+            "search",
+            SearchSpec,
+            "Mixture search for one run: proxies, a fitted law, the proposal (docs/mixing_search.md).",
+        ),
         ("eval", EvalConfig, "Evaluation (`evaluation.EvalConfig`)."),
     ]
 
@@ -129,7 +135,10 @@ def generate() -> str:
         title = prefix or "top level"
         lines += [f"## `{title}`", "", intro, "", "| key | type | default | meaning |", "|---|---|---|---|"]
         stop = documented - {model}
-        skip = RUNNER_KEYS | ({"model"} if model.__name__ == "TrainConfig" else set())
+        # search.seed is the search's own (the sampled mixtures), not one the runner fills in
+        skip = (RUNNER_KEYS if model.__name__ != "SearchSpec" else set()) | (
+            {"model"} if model.__name__ == "TrainConfig" else set()
+        )
         for row in _rows(prefix, model, skip=skip, stop=stop | {model}):
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")

@@ -74,7 +74,9 @@ class SearchSpec(BaseModel):
     num_proxies: int = Field(8, ge=4, description="Proxy mixtures sampled (regmix, loglinear).")
     concentration: float = Field(10.0, gt=0, description="Dirichlet concentration around the prior.")
     seed: int = Field(0, description="Seed of the sampled mixtures and of the fit.")
-    proxy: ProxySpec = Field(default_factory=ProxySpec)
+    proxy: ProxySpec = Field(
+        default_factory=ProxySpec, description="How each proxy trains (the target run at a smaller budget)."
+    )
     objective: dict[str, float] = Field(
         description="What the search minimises: {domain: weight} over held-out loss per domain, and/or "
         "{'task:metric': weight} over an eval row (e.g. gsm8k:exact_match with a negative weight).",
@@ -85,7 +87,7 @@ class SearchSpec(BaseModel):
     num_candidates: int = Field(20000, ge=100, description="Candidate mixtures the fitted law scores.")
     top_k: int = Field(32, ge=1, description="Best candidates averaged into the proposal.")
     parallel: int = Field(1, ge=1, description="Proxies trained at the same time (processes on this node).")
-    doremi: DoReMiSpec = Field(default_factory=DoReMiSpec)
+    doremi: DoReMiSpec = Field(default_factory=DoReMiSpec, description="DoReMi's rounds (method: doremi).")
 
     @field_validator("objective")
     @classmethod

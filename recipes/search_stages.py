@@ -304,10 +304,11 @@ def _number(value) -> float | None:
 
 
 def _failures(failed: pl.DataFrame) -> str:
-    return (
-        "; ".join(f"proxy {r['proxy']} {r['status']}: {r['error']}" for r in failed.iter_rows(named=True))
-        or "none"
-    )
+    """Failed proxies grouped by error (a config error fails them all the same way)."""
+    by_error: dict[str, list[str]] = {}
+    for row in failed.iter_rows(named=True):
+        by_error.setdefault(f"{row['status']}: {row['error']}", []).append(str(row["proxy"]))
+    return "; ".join(f"proxy {', '.join(p)} {e}" for e, p in by_error.items()) or "none"
 
 
 def _doremi(recipe: RecipeConfig, root: Path, out: Path, identity: str) -> list[Path]:

@@ -222,7 +222,8 @@ def test_too_few_finished_proxies_is_one_line(tmp_path, fake_training):
     root = _root(tmp_path)
     _run(_search_stage(recipe, root, "search.proxies"))
     with pytest.raises(
-        ValueError, match=r"search: only 3 of 8 proxies finished, the fit needs 4 \(failed: proxy 0"
+        ValueError,
+        match=r"search: only 3 of 8 proxies finished, the fit needs 4 \(failed: proxy 0, 1, 2, 3, 4 failed: RuntimeError",
     ):
         _fit(recipe, root, tmp_path / "fit")
 
@@ -244,3 +245,39 @@ def test_doremi_rounds_continue_from_the_previous_round_and_move_toward_excess_l
     assert feasible_mask(space, np.array([list(proposal["mixture"].values())]), tol=1e-6).all()
     _doremi(recipe, root, out, identity="id")
     assert len(calls) == 4  # a rerun reads every round back
+
+
+def test_search_table_and_the_docs_search_section(tmp_path):
+    import re
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from recipes.search_command import search_table
+
+    proposal = {
+        "method": "regmix",
+        "law": "linear",
+        "run": "anneal",
+        "names": ["general", "math"],
+        "prior": {"general": 0.6, "math": 0.4},
+        "mixture": {"general": 0.35, "math": 0.65},
+        "predicted_objective": 2.5,
+        "predicted_prior_objective": 2.7,
+        "r2_heldout": 0.8,
+        "spearman_heldout": 0.9,
+        "num_proxies": 8,
+        "num_fitted": 7,
+        "failed": [{"proxy": 3, "status": "diverged", "error": "objective is nan"}],
+    }
+    console = Console(record=True, width=150)
+    console.print(search_table(proposal))
+    text = console.export_text()
+    assert "7/8 proxies; out-of-fold R^2 0.80, Spearman 0.90" in " ".join(text.split())  # title wraps
+    assert re.search(r"proposal\s*│\s*0\.350\s*│\s*0\.650\s*│\s*2\.5000", text) and "proxy 3 diverged" in text
+    # the search: block of docs/mixing_search.md is a valid search section of a recipe
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "mixing_search.md").read_text()
+    block = doc.split("## In a recipe")[1].split("```yaml\n")[1].split("```")[0]
+    section = yaml.safe_load(block)["search"]
+    recipe = _recipe(tmp_path, lambda raw: raw.update(search=section))
+    assert recipe.search.law == "linear" and recipe.search.proxy.total_tokens == 8192
