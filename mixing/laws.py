@@ -57,6 +57,7 @@ class FittedLaw:
     params: dict = field(default_factory=dict)  # loglinear: c, k, t (per name); linear: intercept, coef
     heldout_predictions: np.ndarray = field(default_factory=lambda: np.empty(0))  # per proxy
     losses: np.ndarray = field(default_factory=lambda: np.empty(0))  # the measured objective
+    mixtures: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # the proxies fitted on
     _predict: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -222,6 +223,7 @@ def fit_law(
         params=params,
         heldout_predictions=heldout,
         losses=y,
+        mixtures=x,
         _predict=predict,
     )
 
@@ -252,12 +254,16 @@ def combine_laws(laws: dict[str, FittedLaw], weights: dict[str, float]) -> Fitte
         params={"weights": dict(weights), "laws": {n: laws[n].params for n in weights}},
         heldout_predictions=heldout,
         losses=losses,
+        mixtures=first.mixtures,
         _predict=lambda rows: sum(w * law.predict(rows) for law, w in parts),
     )
 
 
-def _refine(law: FittedLaw, space: SearchSpace, start: np.ndarray, objective) -> np.ndarray | None:
-    """Local minimum of ``objective`` over the space from ``start`` (SLSQP on the free units)."""
+def _refine(
+    law: FittedLaw, space: SearchSpace, start: np.ndarray, objective, max_kl: float
+) -> np.ndarray | None:
+    """Local minimum of ``objective`` over the space (and KL to the prior <= ``max_kl``) from
+    ``start``, by SLSQP on the free units."""
     from scipy.optimize import minimize
 
     free = space.free_mask()
@@ -274,6 +280,8 @@ def _refine(law: FittedLaw, space: SearchSpace, start: np.ndarray, objective) ->
     g_local = general[idx]
     if g_local.any() and space.floor_left() > 0:
         constraints.append({"type": "ineq", "fun": lambda v: v[g_local].sum() - space.floor_left()})
+    if np.isfinite(max_kl):
+        constraints.append({"type": "ineq", "fun": lambda v: max_kl - float(kl_to_prior(space, full(v))[0])})
     done = minimize(
         lambda v: float(objective(full(v)[None, :])[0]),
         start[idx],
@@ -290,7 +298,8 @@ def _refine(law: FittedLaw, space: SearchSpace, start: np.ndarray, objective) ->
     row[idx] *= space.rest() / max(row[idx].sum(), 1e-300)
     if not feasible_mask(space, row)[0]:
         row = project_mixture(space, np.maximum(row, 0.0))[0]
-    return row if feasible_mask(space, row)[0] else None
+    inside = float(kl_to_prior(space, row)[0]) <= max_kl + 1e-6
+    return row if feasible_mask(space, row)[0] and inside else None
 
 
 def propose(
@@ -302,6 +311,7 @@ def propose(
     top_k: int = 32,
     concentration: float = 10.0,
     refine: bool | None = None,
+    trust_region: bool = True,
     seed: int = 0,
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """``propose_mixture`` with the top candidates: (mixture, predicted, top rows, their objective)."""
@@ -318,13 +328,21 @@ def propose(
     candidates = sample_mixtures(
         space, num_candidates, concentration=concentration, seed=seed, on_shortfall="project"
     )
+    max_kl = np.inf
+    if trust_region and law.mixtures.size:
+        # No farther from the prior (in KL) than the farthest proxy: the law was never checked
+        # beyond, and a smooth law extrapolates to a corner of the space with confidence.
+        max_kl = float(kl_to_prior(space, law.mixtures).max())
+        inside = kl_to_prior(space, candidates) <= max_kl
+        if inside.sum() >= max(1, top_k):
+            candidates = candidates[inside]
     scores = objective(candidates)
     best = np.argsort(scores, kind="stable")[: max(1, top_k)]
     mixture = candidates[best].mean(axis=0)  # feasible: the constraints are linear
     if refine is None:
         refine = law.kind == "loglinear" or kl_weight > 0 and law.kind == "linear"
     if refine:
-        polished = _refine(law, space, mixture, objective)
+        polished = _refine(law, space, mixture, objective, max_kl)
         if polished is not None and objective(polished[None, :])[0] <= objective(mixture[None, :])[0]:
             mixture = polished
     mixture = np.where(space.pinned_mask(), space.pinned_vector(), mixture)
@@ -341,6 +359,7 @@ def propose_mixture(
     seed: int = 0,
     concentration: float = 10.0,
     refine: bool | None = None,
+    trust_region: bool = True,
 ) -> tuple[dict[str, float], float]:
     """The feasible mixture minimising ``law`` (+ ``kl_weight * KL(mixture || prior)``), and its
     predicted loss (the law's prediction, without the KL term).
@@ -349,6 +368,8 @@ def propose_mixture(
     (RegMix). ``refine`` (default: on for ``loglinear``, and for ``linear`` with a KL weight, where
     the objective is smooth and convex) then polishes that average to the objective's minimum over
     the whole space with SLSQP; the gbm is piecewise constant, so it keeps the top-k average.
+    ``trust_region`` (default on) keeps candidates and the refined mixture no farther from the
+    prior, in KL, than the farthest proxy the law was fitted on.
     """
     mixture, predicted, _, _ = propose(
         law,
@@ -358,6 +379,7 @@ def propose_mixture(
         top_k=top_k,
         concentration=concentration,
         refine=refine,
+        trust_region=trust_region,
         seed=seed,
     )
     return dict(zip(space.names, mixture.tolist(), strict=True)), predicted
