@@ -15,6 +15,7 @@ import polars as pl
 from recipes.claims import check_claims, read_metrics
 from recipes.config import RecipeConfig
 from recipes.report_plots import colors_of_runs, plot_decay_vs_constant, plot_loss_curves
+from recipes.report_synth import synthesis_section
 from recipes.runner import RunDir
 from recipes.search_report import search_section
 from recipes.stages import evaluated_models
@@ -26,6 +27,7 @@ def write_report(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
         recipe.description.strip() + "\n" if recipe.description else "",
         _provenance(root),
         _curation(root, out),
+        synthesis_section(recipe, root),
         _plans(recipe, root, out),
         search_section(recipe, root, out),
         _training(recipe, root, out),

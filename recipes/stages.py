@@ -229,13 +229,18 @@ def curation_config(recipe: RecipeConfig, root: Path) -> dict[str, Any]:
             ],
         )
         section["decontamination"] = decont
-    return section
+    from recipes.synth_stage import resolve_tiny_generator
+
+    return resolve_tiny_generator(section, root)  # synthesize's `model: tiny` -> RUN/curate/generator
 
 
 def _curate(recipe: RecipeConfig, root: Path, out: Path) -> list[Path]:
     from curation import CurationConfig, run_curation
 
     config = CurationConfig.model_validate(curation_config(recipe, root))
+    from recipes.synth_stage import prepare_tiny_generator
+
+    prepare_tiny_generator(config, root)  # only when synthesize runs on `model: tiny`
     # On Slurm the recipe waits for the jobs: tokenization needs what they write.
     run_curation(config, out, wait=True)
     return [out / "inventory.parquet", out / "reports"]

@@ -208,7 +208,10 @@ class SynthesisReport(PipelineStep):
         base = base.with_columns(pl.lit(False).alias("synthetic"))
         if "parent_source" not in base.columns:
             base = base.with_columns(pl.lit(None, dtype=pl.String).alias("parent_source"))
-        inventory = pl.concat([base, rows.select(base.columns)], how="vertical_relaxed")
+        # A source left without documents (every generation rejected or decontaminated) is reported
+        # in synthesis.json but kept out of the inventory: the planner needs tokens in every row.
+        nonempty = rows.filter(pl.col("num_docs") > 0).select(base.columns)
+        inventory = pl.concat([base, nonempty], how="vertical_relaxed")
         inventory.write_parquet(inventory_path)
         counts = merge_summaries(sw / "summary")
         hits = []
@@ -231,6 +234,7 @@ class SynthesisReport(PipelineStep):
                 "rejected": rejected,
                 "decontamination_dropped": sum(1 for h in hits if h.get("source") == name),
                 "curated": row["num_docs"],
+                "in_inventory": row["num_docs"] > 0,
                 "num_tokens": row["num_tokens"],
                 "prompt_tokens": c.get("prompt_tokens", 0),
                 "completion_tokens": c.get("completion_tokens", 0),

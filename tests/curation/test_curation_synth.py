@@ -292,9 +292,10 @@ def test_generations_go_through_decontamination_again(tmp_path):
     result = run_curation(config, tmp_path / "out")
     inv = result.inventory
     assert inv.filter(inv["source"] == "a")["num_docs"].item() == 5  # parents were clean
-    assert inv.filter(inv["source"] == "a.leak")["num_docs"].item() == 0
+    assert "a.leak" not in inv["source"].to_list()  # no documents left: reported, not in the inventory
     report = json.loads((tmp_path / "out" / "reports" / "synthesis.json").read_text())
     assert report["sources"]["a.leak"]["decontamination_dropped"] == 5
+    assert report["sources"]["a.leak"]["curated"] == 0 and not report["sources"]["a.leak"]["in_inventory"]
     assert len(_docs(tmp_path / "out" / "removed" / "a.leak" / "decontamination")) == 5
 
 
