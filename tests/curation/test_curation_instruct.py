@@ -300,3 +300,28 @@ def test_the_docs_instruction_snippets_run(tmp_path, monkeypatch):
     ]
     readme = yaml.safe_load(_doc_block(docs / "README.md", "instruction: messages"))
     assert CurationConfig.model_validate(readme).sources[-1].instruction.format == "messages"
+
+
+def test_chat_records_in_parquet_are_read_whole(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.config import SourceConfig
+    from curation.readers.sources import SourcesReader
+
+    rows = [
+        {"conversations": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a {i}"}]}
+        for i in range(3)
+    ]
+    rows.append({"conversations": [{"role": "user", "content": "no answer"}]})
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "chat.parquet")
+    source = SourceConfig(
+        name="chat",
+        path=str(tmp_path / "chat.parquet"),
+        instruction={"format": "messages", "messages_key": "conversations"},
+    )
+    reader = SourcesReader([source], str(tmp_path / "rejects"))
+    docs = list(reader.run())
+    assert [d.metadata["instruction"] for d in docs] == [{"messages": r["conversations"]} for r in rows[:3]]
+    assert [d.text for d in docs] == [f"q{i}\n\na {i}" for i in range(3)]
+    assert reader.stats["rejected/chat/no_response"].n == 1
