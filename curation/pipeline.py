@@ -127,7 +127,6 @@ def _top_percentile_of(config: CurationConfig):
 def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tuple[str, list, int]]:
     """``[(stage name, pipeline, tasks)]`` in run order."""
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
-    from datatrove.pipeline.writers import JsonlWriter
 
     from curation.annotate import HeldoutSplit, ShardReader
     from curation.decont import DecontIndexer, NGramDecontFilter
@@ -138,6 +137,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     from curation.readers import SourcesReader
     from curation.report import FinalizeReport
     from curation.stats import SourceStats
+    from curation.writers import OUTPUT_LEVEL, WORK_LEVEL, GzipJsonlWriter
 
     tasks = config.executor.tasks
     language = make_word_tokenizer(config.word_tokenizer, config.language)
@@ -190,7 +190,8 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             top_percentile_of=_top_percentile_of(config),
         )
     )
-    filter_stage.append(JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"))
+    # gzip levels: curation/writers.py (work files level 1, kept outputs level 3, measured there)
+    filter_stage.append(GzipJsonlWriter(str(work / "filtered"), "${rank}.jsonl.gz", level=WORK_LEVEL))
     stages.append(("filter", filter_stage, tasks))
     against = check_against(config, out_dir)["root"] if dd.against else None
     against_bands = str(Path(against) / INDEX_DIR / "minhash") if against and minhash is not None else None
@@ -241,10 +242,10 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                     "dedup",
                 ),
                 HeldoutSplit(
-                    JsonlWriter(str(work / "heldout"), output_filename="${source}/${rank}.jsonl.gz")
+                    GzipJsonlWriter(str(work / "heldout"), "${source}/${rank}.jsonl.gz", level=OUTPUT_LEVEL)
                 ),
                 SourceStats(str(work / "source_stats"), config.tokens.tokenizer_path),
-                JsonlWriter(str(work / "curated"), output_filename="${source}/${rank}.jsonl.gz"),
+                GzipJsonlWriter(str(work / "curated"), "${source}/${rank}.jsonl.gz", level=OUTPUT_LEVEL),
             ],
             tasks,
         )

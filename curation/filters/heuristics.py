@@ -1,7 +1,8 @@
 """datatrove's heuristic filters, scoped per source, counted per source, never editing unasked.
 
 Each class here is the stock datatrove filter (or midtrain's ``CodeQualityFilter``) plus
-``_Scoped``:
+``_Scoped``; the two Gopher rules run as ``curation.filters.gopher_fast``'s subclasses of
+datatrove's, which give the same decision and reason on every document, faster:
 
 - it judges only the documents of the sources it was built for (``curation.filters.profiles``
   decides which filters, with which options, judge each source); others pass untouched;
@@ -27,6 +28,7 @@ from datatrove.pipeline.filters import (
 from datatrove.pipeline.filters.base_filter import get_filter_result
 
 from curation.filters.code_quality import CodeQualityFilter
+from curation.filters.gopher_fast import FastGopherQualityFilter, FastGopherRepetitionFilter
 
 
 class _Scoped:
@@ -59,11 +61,11 @@ class _Scoped:
         return result
 
 
-class GopherQuality(_Scoped, GopherQualityFilter):
+class GopherQuality(_Scoped, FastGopherQualityFilter):
     name = "🥇 Gopher Quality"
 
 
-class GopherRepetition(_Scoped, GopherRepetitionFilter):
+class GopherRepetition(_Scoped, FastGopherRepetitionFilter):
     name = "👯 Gopher Repetition"
 
 

@@ -14,6 +14,7 @@ filter decisions agree.
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 from datatrove.utils.word_tokenizers import WordTokenizer
 
@@ -62,18 +63,32 @@ _URL = re.compile(r"^(?:https?://|www\.)\S+$")
 _SENT_END = re.compile(r"""(?<=[.!?…])["'”’)\]]*\s+(?=\S)""")
 
 
-_CHUNK_CACHE: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_MAX = 200_000  # ~30 MB per worker at most
+_CHUNK_CACHE_MAX = 300_000  # ~50 MB per worker at most
+
+
+class _ChunkCache(dict):
+    """Whitespace-free chunk -> its tokens; a miss splits the chunk (and keeps it while not full).
+
+    Every chunk goes through the cache, plain words too (``(chunk,)``), so a document's tokens
+    are one C-level ``map`` over ``text.split()`` with a Python call only per new chunk.
+    """
+
+    def __missing__(self, chunk: str) -> tuple[str, ...]:
+        return _chunk_tokens(chunk)
+
+
+_CHUNK_CACHE = _ChunkCache()
 
 
 def _chunk_tokens(chunk: str) -> tuple[str, ...]:
-    tokens = _CHUNK_CACHE.get(chunk)
-    if tokens is None:
+    if chunk.isalnum():
+        tokens: tuple[str, ...] = (chunk,)
+    else:
         parts: list[str] = []
         _split_chunk(chunk, parts)
         tokens = tuple(parts)
-        if len(_CHUNK_CACHE) < _CHUNK_CACHE_MAX:
-            _CHUNK_CACHE[chunk] = tokens
+    if len(_CHUNK_CACHE) < _CHUNK_CACHE_MAX:
+        _CHUNK_CACHE[chunk] = tokens
     return tokens
 
 
@@ -141,15 +156,7 @@ class FastWordTokenizer(WordTokenizer):
         super().__init__(language)
 
     def word_tokenize(self, text: str) -> list[str]:
-        out: list[str] = []
-        append, extend, cache = out.append, out.extend, _CHUNK_CACHE
-        for chunk in text.split():
-            if chunk.isalnum():
-                append(chunk)
-            else:
-                tokens = cache.get(chunk)
-                extend(tokens if tokens is not None else _chunk_tokens(chunk))
-        return out
+        return list(chain.from_iterable(map(_CHUNK_CACHE.__getitem__, text.split())))
 
     def sent_tokenize(self, text: str) -> list[str]:
         return [s.strip() for s in _SENT_END.split(text) if s.strip()]
