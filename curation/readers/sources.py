@@ -92,8 +92,6 @@ class SourcesReader(PipelineStep):
 
     def _read_unit(self, source: SourceConfig, unit):
         fields = template_fields(source.text_template) if source.text_template else None
-        if source.instruction is not None:
-            fields = None
         records = iter_records(
             unit,
             text_key=source.text_key,
