@@ -102,3 +102,36 @@ def test_synth_toy_preset_generates_decontaminates_caps_and_reports(tmp_path):
     for name in OUTPUTS:
         assert f"`{name}`" in section
     assert "| synth | anneal |" in section and "Real size: a vLLM model on GPUs" in section
+
+
+def test_model_tiny_is_a_recipe_placeholder_for_the_run_folder(tmp_path):
+    from curation import CurationConfig
+    from recipes.config import load_recipe
+    from recipes.stages import curation_config
+    from recipes.synth_stage import resolve_tiny_generator
+
+    config = CurationConfig.model_validate(curation_config(load_recipe("synth-toy"), tmp_path))
+    assert config.synthesize.backend.model == str(tmp_path / "curate" / "generator")
+    section = {
+        "synthesize": {
+            "backend": {"kind": "local", "model": "rule:echo"},
+            "jobs": [
+                {"source": "a", "task": "qa", "backend": {"model": "tiny"}},
+                {"source": "a", "task": "solve"},
+            ],
+        }
+    }
+    resolved = resolve_tiny_generator(section, tmp_path)
+    assert resolved["synthesize"]["jobs"][0]["backend"]["model"] == str(tmp_path / "curate" / "generator")
+    assert resolved["synthesize"]["backend"]["model"] == "rule:echo"
+    assert section["synthesize"]["jobs"][0]["backend"]["model"] == "tiny"  # the recipe is not changed
+    endpoint = {"synthesize": {"backend": {"kind": "endpoint", "model": "tiny"}, "jobs": []}}
+    assert resolve_tiny_generator(endpoint, tmp_path) == endpoint  # a served model's name stays
+
+
+def test_report_section_only_where_synthesis_is_configured(tmp_path):
+    from recipes.config import load_recipe
+    from recipes.report_synth import synthesis_section
+
+    assert synthesis_section(load_recipe("demo"), tmp_path) == ""
+    assert "No synthesis report found" in synthesis_section(load_recipe("synth-toy"), tmp_path)
