@@ -10,7 +10,8 @@ per core; MB/s/core is text MB over the run's CPU seconds (``time.process_time``
 
 - **now**: this checkout;
 - **today**: the same config on the curation package of ``--baseline`` (default: the commit
-  before the fast paths), extracted with ``git archive``; keep/drop per document id is compared;
+  before this round of fast paths), extracted with ``git archive``; keep/drop per document id is
+  compared;
 - **stock**: datatrove's own steps with its spaCy tokenizer: Gopher quality + Gopher repetition
   on every document with the options of midtrain's ``curated`` profile (datatrove's web
   thresholds drop ~98 % of this prose, which would leave the later steps nothing to do), then the
@@ -37,7 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/NAME.py` from the root
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-BASELINE = "a243e88"  # midtrain before the fast paths (2026-12-01)
+# midtrain before the compiled Gopher rules and the gzip-level writer (2026-12-02; the numba
+# MinHash/cleanliness paths already in). The first round's baseline, before any fast path: a243e88.
+BASELINE = "58381ea"
 
 CHILD = r"""
 import gzip, json, sys, time, warnings

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -79,6 +80,37 @@ def count_reasoning_steps(text: str) -> int:
     return steps + len(_CONNECTIVE.findall(text))
 
 
+_BMP = 0x10000
+_CLASS_TABLE: list[np.ndarray] = []  # per BMP code point: 1 = symbol, 2 = digit (built once, ~50 ms)
+
+
+def _class_table() -> np.ndarray:
+    if not _CLASS_TABLE:
+        chars = [chr(c) for c in range(_BMP)]
+        symbol = np.frombuffer(bytes(not c.isalnum() and not c.isspace() for c in chars), np.uint8)
+        digit = np.frombuffer(bytes(c.isdigit() for c in chars), np.uint8)
+        _CLASS_TABLE.append(symbol | (digit << 1))
+    return _CLASS_TABLE[0]
+
+
+def _unicode_symbols_and_digits(text: str) -> tuple[int, int]:
+    """Characters neither alphanumeric nor whitespace, and digits (``str`` methods), by table.
+
+    The same counts as a loop over the characters: a per-code-point table of those methods'
+    answers for the BMP, the methods themselves for the rare code points beyond it.
+    """
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    astral = cps >= _BMP
+    flags = _class_table()[cps[~astral]] if astral.any() else _class_table()[cps]
+    symbols = int(np.count_nonzero(flags & 1))
+    digits = int(np.count_nonzero(flags & 2))
+    if astral.any():
+        for c in map(chr, cps[astral].tolist()):
+            symbols += not c.isalnum() and not c.isspace()
+            digits += c.isdigit()
+    return symbols, digits
+
+
 def difficulty_signals(text: str) -> dict[str, int | float]:
     """Raw signals: words, symbol share, digit share, reasoning steps."""
     num_chars = max(1, len(text))
@@ -87,8 +119,7 @@ def difficulty_signals(text: str) -> dict[str, int | float]:
         symbols = len(raw.translate(None, _ASCII_ALNUM_OR_SPACE))
         digits = len(raw) - len(raw.translate(None, b"0123456789"))
     else:
-        symbols = sum(1 for c in text if not c.isalnum() and not c.isspace())
-        digits = sum(1 for c in text if c.isdigit())
+        symbols, digits = _unicode_symbols_and_digits(text)
     return {
         "num_words": len(text.split()),
         "symbol_share": symbols / num_chars,

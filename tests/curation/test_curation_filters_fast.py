@@ -148,3 +148,17 @@ def test_pipeline_steps_use_the_fast_rules_and_keep_their_scope():
     assert all(get_filter_result(s.filter(junk))[0] is False for s in on_crawl)
     wiki_steps = [s for s in gophers if s.sources == frozenset({"wiki"})]
     assert all(s.filter(junk) is True for s in wiki_steps)  # not its source: passed untouched
+
+
+def test_difficulty_unicode_counts_equal_the_per_character_loop():
+    from curation.classifiers.difficulty import _unicode_symbols_and_digits
+
+    rng = random.Random(2)
+    alphabet = list("ab 1 = ² ½ ٣ 中 é \u3000\u00a0\ud800 • . ) 😀 𝟙 𝔘 \x85 ﬁ") + _JUNK
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(3000)]
+    if DATA is not None:
+        texts += [d["text"] for d in real_documents(DATA)["wikitext"] if not d["text"].isascii()]
+    for text in texts:
+        symbols = sum(1 for c in text if not c.isalnum() and not c.isspace())
+        digits = sum(1 for c in text if c.isdigit())
+        assert _unicode_symbols_and_digits(text) == (symbols, digits), repr(text[:60])
