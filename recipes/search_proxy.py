@@ -179,7 +179,9 @@ def evaluate_proxy(recipe: RecipeConfig, root: Path, model_dir: Path, out: Path)
     if any(BENCHMARK_KEY.match(key) for key in recipe.search.objective):
         from evaluation import evaluate
 
-        frame = evaluate({"proxy": model_dir}, config.model_copy(update={"reference_sets": {}}), out)
+        frame = evaluate(
+            {"proxy": model_dir}, config.model_copy(update={"reference_sets": {}, "base": None}), out
+        )
         metrics = {}
         for row in frame.iter_rows(named=True):
             if row["task"].startswith("loss/") and row["metric"] == "loss":

@@ -281,3 +281,20 @@ def test_search_table_and_the_docs_search_section(tmp_path):
     section = yaml.safe_load(block)["search"]
     recipe = _recipe(tmp_path, lambda raw: raw.update(search=section))
     assert recipe.search.law == "linear" and recipe.search.proxy.total_tokens == 8192
+
+
+def test_parallel_proxies_run_in_worker_processes_and_failures_come_back(tmp_path):
+    """parallel: 2 pickles each job (recipe included) to a spawned worker; a proxy that fails
+    there (here: its data pool is missing) is recorded like one that fails in this process."""
+    from recipes.search_stages import _job, run_jobs
+
+    recipe = _recipe(tmp_path)
+    root = tmp_path / "run"
+    jobs = [
+        _job(recipe, root, f"k{i}", f"proxy {i}", {"general": 0.5, "math": 0.25, "code": 0.25})
+        for i in (0, 1)
+    ]
+    results = run_jobs(jobs, parallel=2)
+    assert [r["label"] for r in results] == ["proxy 0", "proxy 1"]
+    assert all(r["status"] == "failed" and "inventory.parquet" in r["error"] for r in results)
+    assert json.loads((root / "proxies" / "runs" / "k1" / "result.json").read_text())["status"] == "failed"
