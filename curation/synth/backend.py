@@ -7,13 +7,15 @@ more than once on one object: the checkpoint manager and request cache are rebui
 (datatrove's keep the previous task's chunk index), and the ``custom`` server gets a copy of
 ``model_kwargs`` (datatrove deletes ``server_script`` from the dict it is given). datatrove's own
 executors copy the pipeline per task (deepcopy or pickling), so this is defensive, for code that
-calls ``run`` on one step twice.
+calls ``run`` on one step twice. A task that reads no documents (more tasks than shards) returns
+before starting a server: for a local model that start is most of a small run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import os
 from pathlib import Path
 
@@ -160,6 +162,12 @@ class SynthRunner(InferenceRunner):
         return super()._init_server(rank)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
+        data = iter(data if data is not None else ())
+        first = next(data, None)
+        if first is None:  # a task without documents (fewer shards than tasks) starts no server
+            self.stat_update("tasks_without_documents")
+            return None
+        data = itertools.chain([first], data)
         self.request_cache = RequestCache(self._checkpoints_local_dir)
         self.checkpoint_manager = CheckpointManager(
             self._checkpoints_local_dir, self._records_per_chunk, request_cache=self.request_cache

@@ -239,6 +239,19 @@ def test_two_tasks_in_one_process_or_two(tmp_path, monkeypatch, workers):
     )
 
 
+def test_a_task_without_documents_starts_no_server(tmp_path):
+    # one input file, two tasks: curated/a has one shard, so generation task 1 reads nothing
+    config = _config(tmp_path, num_docs=4, executor={"tasks": 2, "workers": 1})
+    result = run_curation(config, tmp_path / "out")
+    assert (
+        result.inventory.filter(result.inventory["source"] == "a.rephrase_textbook")["num_docs"].item() == 4
+    )
+    work = next((tmp_path / "out" / "work").iterdir())
+    logs = next((work / "logs").glob("synth-*-gen_a.rephrase_textbook")) / "logs"
+    assert "Starting Custom server" in (logs / "task_00000.log").read_text()
+    assert "Starting Custom server" not in (logs / "task_00001.log").read_text()
+
+
 def test_empty_truncated_and_refused_generations_are_counted_rejects(tmp_path):
     # <<TOOLONG>>: the server answers 400 (a prompt beyond the context); the run goes on without it
     extra = ["<<EMPTY>>", "<<LONG>>", "<<LONG>>", "<<TOOLONG>>"]
