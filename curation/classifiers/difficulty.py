@@ -33,6 +33,11 @@ _STEP_LINE = re.compile(
 _EQUATION = re.compile(r"[=<>≤≥]|\d\s*[-+*/×÷^]\s*\d")
 _ASCII_ALNUM_OR_SPACE = bytes(c for c in range(128) if chr(c).isalnum() or chr(c).isspace())
 _CONNECTIVE = re.compile(r"\b(?:therefore|thus|hence|because|so that|it follows|which means)\b", re.I)
+# ASCII text: the same matches case-sensitively on ``text.lower()`` (re.I folds only ASCII case
+# there; the non-ASCII letters it also folds, such as U+017F for "s", cannot occur), and none
+# at all when no connective's first word is in it (a substring test, far cheaper than the scan).
+_CONNECTIVE_LOWER = re.compile(r"\b(?:therefore|thus|hence|because|so that|it follows|which means)\b")
+_CONNECTIVE_HEADS = ("therefore", "thus", "hence", "because", "so that", "it follows", "which means")
 
 
 class DifficultyConfig(BaseModel):
@@ -77,7 +82,16 @@ def count_reasoning_steps(text: str) -> int:
     """Lines that look like a step (equation, enumerator, step word) plus connective words."""
     lines = [line for line in text.splitlines() if line.strip()]
     steps = sum(1 for line in lines if _EQUATION.search(line) or _STEP_LINE.match(line))
-    return steps + len(_CONNECTIVE.findall(text))
+    return steps + _connectives(text)
+
+
+def _connectives(text: str) -> int:
+    if not text.isascii():
+        return len(_CONNECTIVE.findall(text))
+    lower = text.lower()
+    if not any(head in lower for head in _CONNECTIVE_HEADS):
+        return 0
+    return len(_CONNECTIVE_LOWER.findall(lower))
 
 
 _BMP = 0x10000

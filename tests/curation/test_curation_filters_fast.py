@@ -162,3 +162,19 @@ def test_difficulty_unicode_counts_equal_the_per_character_loop():
         symbols = sum(1 for c in text if not c.isalnum() and not c.isspace())
         digits = sum(1 for c in text if c.isdigit())
         assert _unicode_symbols_and_digits(text) == (symbols, digits), repr(text[:60])
+
+
+def test_difficulty_step_count_equals_the_case_insensitive_scan():
+    from curation.classifiers import difficulty as d
+
+    rng = random.Random(3)
+    words = ["Therefore", "THUS", "hence,", "because", "so that", "So  that", "it follows", "Which means"]
+    words += ["ſo that", "becauses", "thus\n", "3 + 4", "\n- ", "1. ", " ", "x", "\n", "é"]
+    texts = [
+        "".join(rng.choice(words) + rng.choice([" ", ""]) for _ in range(rng.randint(0, 30)))
+        for _ in range(3000)
+    ]
+    for text in texts:
+        lines = [line for line in text.splitlines() if line.strip()]
+        steps = sum(1 for line in lines if d._EQUATION.search(line) or d._STEP_LINE.match(line))
+        assert d.count_reasoning_steps(text) == steps + len(d._CONNECTIVE.findall(text)), repr(text)
