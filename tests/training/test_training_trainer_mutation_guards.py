@@ -309,3 +309,30 @@ def test_dtype_bfloat16_computes_in_bf16_and_auto_is_fp32_on_cpu(base_run, tmp_p
     )[0]["loss"]
     # the same first batch and initial weights: only the compute dtype differs
     assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=2e-2)
+
+
+def test_a_checkpoint_that_cannot_be_pruned_does_not_stop_the_run(monkeypatch, tmp_path):
+    """A pruned step folder that refuses deletion (busy NFS files, permissions) is left behind;
+    the new checkpoint is still put in place and training goes on."""
+    import os
+
+    import training.trainer.checkpoint as ckpt
+
+    for name in ("step_1", "step_2", ".tmp_step_3"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "rank_0.pt").write_text("x")
+    monkeypatch.setattr(ckpt.dist, "barrier", lambda *a, **k: None)  # one process, no group
+    real_unlink = os.unlink
+
+    def unlink(path, *, dir_fd=None):
+        where = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else str(path)
+        if "step_1" in where:
+            raise PermissionError(13, "busy", str(path))
+        return real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    checkpointer = ckpt.Checkpointer(tmp_path, CPU, keep_last=2)
+    checkpointer._finish(tmp_path / ".tmp_step_3", tmp_path / "step_3")
+    assert (tmp_path / "step_3" / "rank_0.pt").is_file() and not (tmp_path / ".tmp_step_3").exists()
+    assert (tmp_path / "step_2").is_dir()  # within keep_last: kept
+    assert (tmp_path / "step_1" / "rank_0.pt").is_file()  # could not be pruned: left, no error
