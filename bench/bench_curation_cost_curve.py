@@ -56,6 +56,26 @@ def _count(sources: dict[str, Path]) -> tuple[int, float]:
     return n_docs, n_bytes / 1e6
 
 
+def machine_speed(data: Path) -> float:
+    """MB/s per CPU-second of the MinHash kernel on WikiText, in a fresh process, before and after
+    each size: on a shared box a CPU-second is not a fixed amount of work (under heavy load,
+    cache and core contention made the same kernel 8x slower per CPU-second), so rows measured
+    under different loads are compared through this figure, not through raw CPU seconds."""
+    code = (
+        "import sys, time; from pathlib import Path; from datatrove.pipeline.dedup.minhash import MinhashConfig;"
+        "from curation.dedup.fast_minhash import FastMinhash; from curation.filters import make_word_tokenizer;"
+        "from curation.real_sets import wikitext_articles;"
+        "docs = wikitext_articles(Path(sys.argv[1]) / 'wikitext2_valid.txt');"
+        "fm = FastMinhash(MinhashConfig(), make_word_tokenizer('fast', 'en'), '.'); fm.signature(docs[0]);"
+        "t = time.process_time(); [fm.signature(d) for d in docs];"
+        "print(sum(len(d.encode()) for d in docs) / 1e6 / (time.process_time() - t))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(data)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def measure(config: dict, out: Path) -> dict:
     from bench.bench_curation_memory import _children, _hwm_kib
 
@@ -168,9 +188,10 @@ def main() -> None:
         n_docs, size = _count(sources)
         config = curation_config(sources, eval_gsm8k, args.data)
         config["executor"] = {"tasks": 2, "workers": 2}
-        load = os.getloadavg()[0]
+        load, speed = os.getloadavg()[0], machine_speed(args.data)
         res = measure(config, work / f"out{mb}")
         row = {"docs": n_docs, "mb": size, **res, "load_avg_1min": load, "load_avg_end": os.getloadavg()[0]}
+        row["minhash_mb_per_cpu_s"] = (speed + machine_speed(args.data)) / 2
         row.update(mb_per_cpu_s=size / res["cpu_s"], docs_per_cpu_s=n_docs / res["cpu_s"])
         rows.append(row)
         print(json.dumps(row), flush=True)
