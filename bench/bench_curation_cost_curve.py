@@ -121,10 +121,14 @@ def plot(rows: list[dict], path: Path) -> None:
     cost.plot(
         docs, [r["cpu_s"] for r in rows], "o-", color="tab:blue", label="measured CPU s (driver + workers)"
     )
-    per_doc = sum(r["cpu_s"] for r in rows) / sum(docs)
-    cost.plot(
-        docs, [per_doc * d for d in docs], ":", color="gray", label=f"linear: {per_doc * 1e3:.2f} ms x docs"
-    )
+    # fixed + per-document fit (least squares): linear cost is a straight per-document part
+    n, sx, sy = len(docs), sum(docs), sum(r["cpu_s"] for r in rows)
+    sxx, sxy = sum(d * d for d in docs), sum(d * r["cpu_s"] for d, r in zip(docs, rows, strict=True))
+    per_doc = (n * sxy - sx * sy) / (n * sxx - sx * sx) if n > 1 else sy / sx
+    fixed = (sy - per_doc * sx) / n
+    grid = [docs[0] * (docs[-1] / docs[0]) ** (i / 20) for i in range(21)]
+    cost.plot(grid, [fixed + per_doc * d for d in grid], ":", color="gray",
+              label=f"fit: {fixed:.0f} s fixed + {per_doc * 1e3:.2f} ms/doc")  # fmt: skip
     cost.set_xscale("log")
     cost.set_yscale("log")
     cost.set_xlabel("documents")
@@ -139,11 +143,11 @@ def plot(rows: list[dict], path: Path) -> None:
     rate.set_ylim(0, 1.3 * max(r["docs_per_cpu_s"] for r in rows))
     for r in rows:
         rate.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
-                      xytext=(0, 8), ha="center", fontsize=8, color="tab:blue")  # fmt: skip
+                      xytext=(0, -14), ha="center", fontsize=8, color="tab:blue")  # fmt: skip
     mem = rate.twinx()
     mem.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
     mem.plot(docs, [r["driver_mib"] for r in rows], "^:", color="tab:orange", label="peak RSS, driver")
-    mem.set_ylabel("peak RSS (MiB)", color="tab:red")
+    mem.set_ylabel("peak RSS (MiB)")
     mem.set_ylim(0, 1.3 * max(max(r["worker_mib"], r["driver_mib"]) for r in rows))
     mem.legend(loc="lower right", fontsize=8)
     rate.set_title("rate per core and memory")
