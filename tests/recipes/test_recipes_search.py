@@ -189,7 +189,7 @@ def test_failed_and_diverged_proxies_are_recorded_and_left_out_of_the_fit(tmp_pa
 
     calls, state = fake_training
     state["fail"], state["diverge"] = {1}, {3}
-    recipe = _recipe(tmp_path)
+    recipe = _recipe(tmp_path, overrides=["search.num_candidates=2000"])
     root = _root(tmp_path)
     _run(_search_stage(recipe, root, "search.proxies"))
     out = _run(_search_stage(recipe, root, "search.fit"))
@@ -298,3 +298,18 @@ def test_parallel_proxies_run_in_worker_processes_and_failures_come_back(tmp_pat
     assert [r["label"] for r in results] == ["proxy 0", "proxy 1"]
     assert all(r["status"] == "failed" and "inventory.parquet" in r["error"] for r in results)
     assert json.loads((root / "proxies" / "runs" / "k1" / "result.json").read_text())["status"] == "failed"
+
+
+def test_objective_weighs_held_out_loss_and_benchmark_rows():
+    from recipes.search_proxy import ObjectiveKeyError, objective_value
+
+    metrics = {"loss/math": 2.0, "loss/code": 3.0, "gsm8k:exact_match": 0.3}
+    assert objective_value({"math": 1.0, "code": 1.0}, metrics) == pytest.approx(2.5)
+    # a score to maximise takes a negative weight; the weights' absolute sum normalises
+    assert objective_value({"gsm8k:exact_match": -1.0, "math": 1.0}, metrics) == pytest.approx(
+        (2.0 - 0.3) / 2
+    )
+    with pytest.raises(
+        ObjectiveKeyError, match=r"search\.objective\.humaneval:pass@1: evaluation produced no"
+    ):
+        objective_value({"humaneval:pass@1": -1.0}, metrics)
