@@ -57,9 +57,8 @@ def plot_search(proxies: pl.DataFrame, proposal: dict[str, Any], path: Path) -> 
         r2, rho = proposal.get("r2_heldout"), proposal.get("spearman_heldout")
         ax.set_title(f"out-of-fold R² {_fmt(r2)}, Spearman {_fmt(rho)}", fontsize=9)
     method = proposal["method"] + (f" ({proposal['law']})" if proposal.get("law") else "")
-    fig.suptitle(
-        f"mixture search for run {proposal['run']!r}: {method}, {ok.height} proxies fitted", fontsize=10
-    )
+    runs = f"{ok.height} proxies fitted" if fitted else f"{ok.height} proxy runs (reference and rounds)"
+    fig.suptitle(f"mixture search for run {proposal['run']!r}: {method}, {runs}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
