@@ -13,7 +13,9 @@ from curation.writers import GzipJsonlWriter
 def _docs():
     return [
         Document(text="First document.\nWith two lines.", id="a", metadata={"source": "wiki", "score": 0.25}),
-        Document(text="Déjà vu 😀", id="b", metadata={"source": "web", "tags": ["x", 1], "nested": {"k": None}}),
+        Document(
+            text="Déjà vu 😀", id="b", metadata={"source": "web", "tags": ["x", 1], "nested": {"k": None}}
+        ),
         Document(text="", id="c", metadata={"source": "wiki"}),  # empty text: left out, as datatrove does
     ]
 
