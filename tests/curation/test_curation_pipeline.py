@@ -164,6 +164,7 @@ def test_slurm_executor_writes_launch_scripts(tmp_path, monkeypatch):
         "buckets",
         "cluster",
         "decont_index",
+        "dedup_index",  # this run's dedup_index/ for a later dedup.against
         "filter",
         "report",
         "write",
@@ -279,7 +280,7 @@ def test_waiting_for_slurm_gives_the_same_curation_as_local(tmp_path, monkeypatc
     )
     assert on_slurm.funnel == local.funnel
     recorded = json.loads((on_slurm.work_dir / "slurm_jobs.json").read_text())
-    assert set(recorded) == {"decont_index", "filter", "buckets", "cluster", "write", "report"}
+    assert set(recorded) == {"decont_index", "filter", "buckets", "cluster", "write", "dedup_index", "report"}
 
 
 @pytest.mark.timeout(60)
