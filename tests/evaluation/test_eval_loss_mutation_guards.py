@@ -76,3 +76,26 @@ def test_post_processed_logits_take_the_plain_logits_path(tokenizer, loaded_base
             assert _head_inputs(model, batch) == [(2, 64, model.config.hidden_size)], attr
         finally:
             setattr(model.config, attr, old)
+
+
+def test_a_head_that_is_not_a_plain_linear_takes_the_model_forward(tokenizer, loaded_base):
+    """Only an ``nn.Linear`` head is assumed to give logits = head(hidden) on scored rows; any other
+    head module (adapters, quantized or wrapped heads) is left to the model's own forward."""
+    import torch
+
+    class WrappedHead(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, hidden):
+            return self.inner(hidden)
+
+    model, batch = loaded_base.model, _one_batch(tokenizer)
+    plain = model.get_output_embeddings()
+    model.set_output_embeddings(WrappedHead(plain))
+    try:
+        assert _head_inputs(model, batch) == [(2, 64, model.config.hidden_size)]
+    finally:
+        model.set_output_embeddings(plain)
+    assert _head_inputs(model, batch)[0][0] < 2 * 64  # the plain head is back on the fast path
