@@ -248,3 +248,52 @@ def test_new_weights_at_the_init_path_retrain_the_base_run_too(tmp_path):
     os.utime(weights, (later, later))
     again = run()
     assert "base.train" in again and "base.plan" not in again and "tokenize" not in again
+
+
+def test_stage_folders_follow_the_documented_run_layout(tmp_path):
+    """recipes/stages.py's layout is what users (and `midtrain report`) open: RUN/eval, RUN/runs/<run>/soup..."""
+    _, stages = _stages(tmp_path, "runs.anneal.seeds=[0,1]", "average.anneal=true")
+    where = {name: stage.output.relative_to(tmp_path).as_posix() for name, stage in stages.items()}
+    assert where["corpus"] == "corpus" and where["curate"] == "curate" and where["tokenize"] == "tokens"
+    assert where["base.plan"] == "base/plan" and where["base.train"] == "base/run"
+    assert where["plan.anneal"] == "plans/anneal" and where["train.anneal.seed1"] == "runs/anneal/seed1"
+    assert where["average.anneal"] == "runs/anneal/soup"
+    assert where["eval"] == "eval" and where["report"] == "report"
+
+
+def test_a_finished_stage_records_when_it_finished_as_an_iso_time(tmp_path):
+    import datetime
+    import json
+
+    from recipes.runner import StageRecord
+
+    run = RunDir(tmp_path)
+    run.mark_finished(StageRecord("eval", "k1", "ran", wall_s=1.5, outputs=["eval/eval.parquet"]))
+    (marker,) = run.markers.glob("eval.json")
+    record = json.loads(marker.read_text())
+    assert record["key"] == "k1" and record["outputs"] == ["eval/eval.parquet"]
+    finished = datetime.datetime.fromisoformat(record["finished_at"])
+    assert abs((datetime.datetime.now() - finished).total_seconds()) < 600
+
+
+def test_corpus_and_report_stages_write_into_their_own_folder(tmp_path, monkeypatch):
+    import curation.demo_corpus
+    import recipes.report
+
+    built, reported = [], []
+
+    class Corpus:
+        sources, evalsets, ground_truth_path = {"math": Path("m")}, {"e": Path("e")}, Path("g")
+
+    monkeypatch.setattr(
+        curation.demo_corpus, "build_demo_corpus", lambda out, **kw: built.append((out, kw)) or Corpus()
+    )
+    monkeypatch.setattr(
+        recipes.report, "write_report", lambda recipe, root, out: reported.append((root, out)) or []
+    )
+    recipe, stages = _stages(tmp_path, "scale=0.5")
+    assert stages["corpus"].run(tmp_path / "c") == [Path("m"), Path("e"), Path("g")]
+    ((out, kw),) = built
+    assert out == tmp_path / "c" and kw["scale"] == recipe.data.demo_corpus.scale * 0.5
+    stages["report"].run(tmp_path / "r")
+    assert reported == [(tmp_path, tmp_path / "r")]

@@ -80,3 +80,15 @@ def test_document_curriculum_streams_each_window_easiest_first(tmp_path):
     ordered = starts("documents")
     assert len(ordered) > 10 and ordered == sorted(ordered)
     assert starts("off") != sorted(starts("off"))  # control: without the curriculum, random order
+
+
+def test_a_batch_moved_to_a_device_keeps_its_rows_sources_domains_and_phase(tmp_path):
+    """The trainer moves every micro-batch with ``Batch.to``; per-domain loss reads ``domains`` after it."""
+    import torch
+
+    batch = next(iter(_loader(tmp_path, [{"web": 8, "code": 8}])))
+    moved = batch.to("cpu")
+    for key in ("input_ids", "labels", "position_ids"):
+        assert torch.equal(getattr(moved, key), getattr(batch, key)), key
+    assert moved.sources == batch.sources and moved.domains == batch.domains and moved.phase == batch.phase
+    assert set(moved.domains) <= {"general", "code"} and len(moved.domains) == len(moved.sources)
