@@ -56,7 +56,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "dedup": (
         ["curation/dedup/cluster.py", "curation/dedup/filter.py"],
-        ["tests/curation/test_curation_dedup.py", "tests/curation/test_curation_dedup_mutation_guards.py"],
+        [
+            "tests/curation/test_curation_dedup.py",
+            "tests/curation/test_curation_dedup_mutation_guards.py",
+            "tests/curation/test_curation_dedup_against_units.py",
+        ],
     ),
     "decont": (
         ["curation/decont/filter.py", "curation/decont/ngrams.py"],

@@ -70,3 +70,28 @@ def test_index_matches_join_the_old_corpus_node_and_are_skipped_without_it(tmp_p
     alone.union_dups_file(tmp_path / "00000_00.dups", offsets)
     _, labels = alone.labels()
     assert labels[1] == labels[4] and len(set(labels.tolist())) == 4
+
+
+def test_exact_hashes_of_the_old_corpus_join_its_node_including_past_the_largest(tmp_path):
+    """A new document whose text hash is in the old corpus's ``exact.npy`` joins the old-corpus node;
+    hashes below, between and above every old hash (past the end of the sorted array) do not."""
+    from curation.dedup.cluster import PriorityCluster
+
+    folder = tmp_path / "old" / dedup_index.INDEX_DIR
+    folder.mkdir(parents=True)
+    np.save(folder / "exact.npy", np.array([10, 20, 30], dtype=np.uint64))
+    step = PriorityCluster(
+        str(tmp_path / "work"),
+        ["new"],
+        exact=True,
+        heldout_fraction=None,
+        heldout_max_docs=None,
+        world_size_stage1=1,
+        against=str(tmp_path / "old"),
+    )
+    exact = np.array([5, 20, 25, 30, 99], dtype=np.uint64)  # docs 0-4; node 5 is the old corpus
+    graph = Components(6)
+    assert step._union_old_exact(graph, exact, old_node=5) == 2
+    _, labels = graph.labels()
+    assert labels[1] == labels[3] == labels[5]
+    assert len({labels[0], labels[2], labels[4], labels[5]}) == 4
