@@ -165,7 +165,9 @@ class FiltersConfig(_Model):
     gopher_repetition: dict = Field(
         default_factory=dict, description="GopherRepetitionFilter options for every profile that runs it"
     )
-    c4: dict = Field(default_factory=dict, description="C4QualityFilter options for every profile that runs it")
+    c4: dict = Field(
+        default_factory=dict, description="C4QualityFilter options for every profile that runs it"
+    )
     fineweb: dict = Field(
         default_factory=dict, description="FineWebQualityFilter options for every profile that runs it"
     )
@@ -185,8 +187,14 @@ class FiltersConfig(_Model):
     def _renamed(cls, data):
         if isinstance(data, dict):
             for old, fix in (
-                ("domain_overrides", "use `filters.profiles: {<kind>: {<filter>: {...}}}` (merged over the built-in profile)"),
-                ("skip_domains", "code sources use the `code` profile; set `kind:` on a source to choose its profile"),
+                (
+                    "domain_overrides",
+                    "use `filters.profiles: {<kind>: {<filter>: {...}}}` (merged over the built-in profile)",
+                ),
+                (
+                    "skip_domains",
+                    "code sources use the `code` profile; set `kind:` on a source to choose its profile",
+                ),
             ):
                 if old in data:
                     raise ValueError(f"`{old}` was replaced by source kinds and profiles: {fix}")
@@ -353,7 +361,9 @@ class ClassifiersConfig(_Model):
     def _check_cuts(self) -> ClassifiersConfig:
         if self.quality_model is None:
             cuts = [k for k in ("min_quality", "top_percentile") if getattr(self, k) is not None]
-            cuts += [f"per_domain.{k}" for k in self.per_domain] + [f"per_source.{k}" for k in self.per_source]
+            cuts += [f"per_domain.{k}" for k in self.per_domain] + [
+                f"per_source.{k}" for k in self.per_source
+            ]
             if cuts:
                 raise ValueError(f"classifiers.{cuts[0]}: a quality cut needs classifiers.quality_model")
         return self

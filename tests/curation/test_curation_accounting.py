@@ -11,7 +11,20 @@ import pytest
 from curation import CurationConfig, run_curation
 from curation.guard import CurationGuardError
 
-WORDS = ["river", "city", "market", "school", "garden", "people", "morning", "winter", "library", "bridge", "music", "story"]
+WORDS = [
+    "river",
+    "city",
+    "market",
+    "school",
+    "garden",
+    "people",
+    "morning",
+    "winter",
+    "library",
+    "bridge",
+    "music",
+    "story",
+]
 STOP = ["the", "and", "of", "to", "with", "that", "have", "be"]
 
 

@@ -254,7 +254,9 @@ class PlanLoader:
             if mode not in ("all", "response"):
                 raise ValueError(f"data.loss_mask.{source}: must be 'all' or 'response', got {mode!r}")
             if source not in self.shards:
-                raise ValueError(f"data.loss_mask.{source}: not a source of the plan (sources {sorted(self.shards)})")
+                raise ValueError(
+                    f"data.loss_mask.{source}: not a source of the plan (sources {sorted(self.shards)})"
+                )
             if mode == "response" and not self.shards[source].has_mask:
                 raise ValueError(
                     f"data.loss_mask.{source}: 'response' needs a loss mask, but {self.tokens_dir / source} has no "
@@ -379,6 +381,8 @@ class PlanLoader:
             ids[out : out + b - a] = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
             positions[out : out + b - a] = np.arange(a, b) - np.repeat(doc_starts, hi - lo)
             if mask is not None:
-                parts = [shards.read_mask(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi, strict=True)]
+                parts = [
+                    shards.read_mask(int(d), int(x), int(y)) for d, x, y in zip(docs, lo, hi, strict=True)
+                ]
                 mask[out : out + b - a] = np.concatenate(parts)
             out += b - a
