@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,25 +19,9 @@ from datatrove.pipeline.base import PipelineStep
 
 from curation.funnel import build_funnel, examples_text, funnel_table, plot_funnel
 from curation.guard import format_warnings, removed_examples, source_warnings
+from curation.link_tree import link_tree
 from curation.schema import INVENTORY_COLUMNS, check_inventory
 from curation.stats.source_stats import SUMMED_KEYS, empty_source_totals
-
-
-def _publish(src: Path, dst: Path) -> None:
-    """Make ``dst`` a fresh tree of hard links (copies across filesystems) to ``src``."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    dst.mkdir(parents=True)
-    if not src.is_dir():
-        return
-    for path in sorted(src.rglob("*")):
-        if path.is_file():
-            target = dst / path.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
 
 
 def build_inventory(work_dir: Path, out_dir: Path, sources: list[str], domain_hints: dict) -> pl.DataFrame:
@@ -183,7 +165,7 @@ class FinalizeReport(PipelineStep):
             yield from data
         work, out = Path(self.work_dir), Path(self.out_dir)
         for name in ("curated", "heldout", "rejects", "removed"):
-            _publish(work / name, out / name)
+            link_tree(work / name, out / name)
         for s in self.sources:  # every source gets its folders, even when nothing survived
             (out / "curated" / s).mkdir(parents=True, exist_ok=True)
             (out / "heldout" / s).mkdir(parents=True, exist_ok=True)

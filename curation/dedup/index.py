@@ -43,6 +43,8 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curation.link_tree import link_tree
+
 FORMAT = "midtrain.dedup_index"
 VERSION = 1
 INDEX_DIR = "dedup_index"
@@ -142,21 +144,6 @@ def against_fingerprint(config) -> list:
     return [str(manifest), st.st_size if st else 0, int(st.st_mtime_ns) if st else 0]
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """``dst`` becomes a fresh tree of hard links (copies across filesystems) to ``src``'s files."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    dst.mkdir(parents=True)
-    for path in sorted(src.rglob("*")):
-        if path.is_file():
-            target = dst / path.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
-
-
 class DedupIndexWriter(PipelineStep):
     """Write this run's ``dedup_index/`` (see the module docstring); one task per MinHash band.
 
@@ -195,7 +182,7 @@ class DedupIndexWriter(PipelineStep):
             cfg = self.minhash_config
             if cfg is not None:
                 self._write_band(rank, kept, work / "minhash" / f"bucket_{rank:03d}")
-                _link_tree(work / "minhash" / f"bucket_{rank:03d}", out / "minhash" / f"bucket_{rank:03d}")
+                link_tree(work / "minhash" / f"bucket_{rank:03d}", out / "minhash" / f"bucket_{rank:03d}")
             if rank != 0:
                 return
             if cfg is None:

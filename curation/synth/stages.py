@@ -181,7 +181,8 @@ class SynthesisReport(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
-        from curation.report import _publish, build_inventory
+        from curation.link_tree import link_tree
+        from curation.report import build_inventory
         from curation.stats.merge import load_stage_stats
 
         sw, out, work = Path(self.synth_dir), Path(self.out_dir), Path(self.work_dir)
@@ -194,8 +195,8 @@ class SynthesisReport(PipelineStep):
             shutil.rmtree(out / "curated" / name, ignore_errors=True)
             shutil.rmtree(out / "removed" / name, ignore_errors=True)
         for name in self.jobs:
-            _publish(sw / "curated" / name, out / "curated" / name)
-            _publish(sw / "removed" / name, out / "removed" / name)
+            link_tree(sw / "curated" / name, out / "curated" / name)
+            link_tree(sw / "removed" / name, out / "removed" / name)
         names = list(self.jobs)
         rows = build_inventory(sw, out, names, {n: j["domain"] for n, j in self.jobs.items()})
         rows = rows.with_columns(
