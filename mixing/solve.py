@@ -247,7 +247,7 @@ def _cap_synthetic_alloc(p: PhaseProblem, alloc: np.ndarray) -> np.ndarray:
             extra, left = water_fill(room, room, amount)
             alloc += extra
             unmet -= amount - left
-    if unmet > 1.0:
+    if unmet > 1.0 + _EPS * max(p.budget_seq, 1):  # one sequence is rounding (float noise aside)
         raise ValueError(
             f"phase {p.name!r}: max_synthetic_share {p.max_synthetic_share}: the other constraints put "
             f"{_fmt_tokens(total * p.seq_len)} on synthetic sources and the rest cannot take "

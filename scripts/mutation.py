@@ -233,7 +233,10 @@ def recheck_module(
     rc = mutmut(dest, "run", "--max-children", str(max_children), *names, env=env) if names else 0
     fresh = read_results(dest)
     status = dict(old["status"])
-    status.update({n: fresh[n] for n in names if fresh.get(n) is not None and fresh[n] != "not checked"})
+    # With --tests a mutant the given files never reach comes back "no tests"; that says nothing
+    # about the module's other tests, so it keeps its earlier verdict (survived, usually).
+    skip = {"not checked", "no tests"} if only_tests else {"not checked"}
+    status.update({n: fresh[n] for n in names if fresh.get(n) is not None and fresh[n] not in skip})
     row = summarise(module, status, old["seconds"], rc, old["sample"], old["seed"] or 0)
     row["recheck_seconds"] = round(time.time() - t0)
     row["recheck_tests"] = [t for t in tests if (ROOT / t).exists()]
@@ -350,6 +353,10 @@ def main() -> None:
         else:
             print(f"=== {m}: mutating {' '.join(MODULES[m][0])}", flush=True)
             rows.append(run_module(m, args.max_children, args.sample, args.seed))
+        kept = previous.get(m)
+        if kept and kept.get("seed") is not None and kept.get("seed") != rows[-1].get("seed"):
+            # a fresh sample with a new seed: the last seed's results stay, under <module>_seed<S>
+            previous.setdefault(f"{m}_seed{kept['seed']}", kept)
         previous[m] = rows[-1]
         tmp = RESULTS.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(previous, indent=1) + "\n")

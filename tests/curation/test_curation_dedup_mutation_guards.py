@@ -129,3 +129,76 @@ def test_priority_cluster_numbers_clusters_by_keeper_and_writes_the_summary(tmp_
     }
     counts = {k: v.total for k, v in step.stats.stats.items()}
     assert counts["clusters"] == 2 and counts["removed"] == 2 and counts["exact_pairs"] >= 2
+
+
+# --- fresh sample, seed 1202 ----------------------------------------------------------------------
+
+
+def _cluster_run(tmp_path, rows, sources, against=None):
+    """PriorityCluster over hand-made DOC_DTYPE rows (dicts of fields); returns (npz, summary, stats)."""
+    from curation.dedup.cluster import PriorityCluster
+    from curation.dedup.signature import DOC_DTYPE
+
+    docs = np.zeros(len(rows), DOC_DTYPE)
+    docs["top_percentile"] = np.nan
+    docs["num_words"] = 10
+    for i, row in enumerate(rows):
+        docs[i]["exact"] = 1000 + i  # distinct texts unless the row says otherwise
+        for key, value in row.items():
+            docs[i][key] = value
+    (tmp_path / "docs").mkdir(parents=True)
+    np.save(tmp_path / "docs" / "00000.npy", docs)
+    step = PriorityCluster(
+        str(tmp_path),
+        sources,
+        exact=True,
+        heldout_fraction=None,
+        heldout_max_docs=None,
+        world_size_stage1=1,
+        against=against,
+    )
+    list(step.run())
+    summary = json.loads((tmp_path / "clusters" / "summary.json").read_text())
+    counts = {k: v.total for k, v in step.stats.stats.items()}
+    return np.load(tmp_path / "clusters" / "00000.npz"), summary, counts
+
+
+def test_top_percentile_cut_is_per_source_and_domain_keeps_ties_and_spares_the_rest(tmp_path):
+    rows = [
+        # source 0, domain 1, top 60 %: ceil(5 * 0.6) = 3 best kept; the two at the threshold 0.5 tie
+        *({"domain_key": 1, "quality": q, "top_percentile": 60} for q in (0.9, 0.5, 0.7, 0.5, 0.1)),
+        # source 0, domain 2, top 50 % of two: the better one only
+        *({"domain_key": 2, "quality": q, "top_percentile": 50} for q in (0.3, 0.8)),
+        # source 1 (no cut configured): a low score stays
+        {"priority": 1, "domain_key": 1, "quality": 0.05},
+    ]
+    out, summary, _ = _cluster_run(tmp_path, rows, ["web", "books"])
+    cut = [False, False, False, False, True, True, False, False]
+    assert out["removed"].tolist() == cut
+    assert out["kind"].tolist() == [3 if c else 0 for c in cut]  # KIND_LOW_QUALITY
+    assert summary["by_source"]["web"]["removed_low_quality"] == 2
+    assert summary["by_source"]["books"]["removed_low_quality"] == 0
+
+
+def test_dedup_against_removes_copies_of_the_old_corpus_and_counts_them_per_source(tmp_path):
+    from curation.dedup.index import INDEX_DIR
+
+    old = tmp_path / "old" / INDEX_DIR
+    old.mkdir(parents=True)
+    np.save(old / "exact.npy", np.array([7, 9], dtype=np.uint64))  # text hashes of the old corpus
+    rows = [
+        {"priority": 0, "exact": 7},  # in the old corpus
+        {"priority": 0},
+        {"priority": 1, "exact": 9},  # in the old corpus
+        {"priority": 1, "exact": 7},  # in the old corpus (and a copy of row 0)
+        {"priority": 1},
+    ]
+    out, summary, counts = _cluster_run(
+        tmp_path / "new", rows, ["trusted", "scraped"], against=str(tmp_path / "old")
+    )
+    assert out["removed"].tolist() == [True, False, True, True, False]
+    assert out["kind"].tolist() == [4, 0, 4, 4, 0]  # KIND_AGAINST
+    assert summary["against"] == str(tmp_path / "old") and summary["num_removed"] == 3
+    assert summary["by_source"]["trusted"]["removed_against"] == 1
+    assert summary["by_source"]["scraped"]["removed_against"] == 2
+    assert counts["removed_against"] == 3 and counts["removed"] == 3

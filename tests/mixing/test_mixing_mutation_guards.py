@@ -125,3 +125,59 @@ def test_min_source_tokens_error_and_auto_drop():
     p.min_seq = 60  # both would draw 50 < 60: nothing is left
     with pytest.raises(ValueError, match="no feasible source left above min_source_tokens"):
         solve_phase(p)
+
+
+# --- fresh sample, seed 1202 ----------------------------------------------------------------------
+
+
+def test_general_floor_without_any_general_target_is_spread_by_capacity():
+    # s0, s1 are general but wanted 0; min_general_share 0.4 gives them 40 % split 3:1 by capacity
+    p = _problem([0.0, 0.0, 1.0], [60, 20, 1000], mode="auto", general=[True, True, False])
+    p.min_general_share = 0.4
+    np.testing.assert_allclose(solve_phase(p), [30, 10, 60])
+    assert "phase 'p': general share 0.0000 -> 0.4000 (min_general_share)" in p.changes[0]
+
+
+def test_synthetic_share_above_the_cap_error_names_the_excess_in_tokens():
+    p = _problem([0.6, 0.4], [1000, 1000], synthetic=np.array([True, False]), max_synthetic_share=0.3)
+    # 60 sequences wanted, 30 allowed: 30 sequences of 10 tokens over
+    with pytest.raises(
+        ValueError,
+        match=r"max_synthetic_share 0.3: the synthetic sources get 0.6000 of the phase \(excess 300 tokens\); "
+        r"lower their targets or set resolve: auto",
+    ):
+        solve_phase(p)
+
+
+def test_auto_scales_the_synthetic_share_down_to_the_cap_and_the_rest_up():
+    # a synthetic and a real source of one domain: auto gives the synthetic one exactly its cap
+    p = _problem(
+        [0.6, 0.4], [1000, 1000], mode="auto", synthetic=np.array([True, False]), max_synthetic_share=0.3
+    )
+    p.domain_codes = np.array([0, 0])
+    np.testing.assert_allclose(solve_phase(p), [30, 70])
+    assert any("synthetic share 0.6000 -> 0.3000 (max_synthetic_share)" in c for c in p.changes)
+
+
+def test_auto_drop_note_gives_the_tokens_the_source_would_have_drawn():
+    p = _problem([0.9, 0.1], [1000, 1000], mode="auto")
+    p.min_seq = 20  # s1 would draw 10 sequences of 10 tokens
+    solve_phase(p)
+    assert "phase 'p': source 's1' dropped: 100 tokens < min_source_tokens" in p.changes
+
+
+# was a bug (fixed in mixing/solve.py): float noise (1 + 9e-16 sequences) turned the one-sequence
+# allowance of the synthetic spill-back into an error that _check_capacity had already ruled out
+def test_real_sources_one_sequence_short_of_the_synthetic_cap_is_rounding_not_an_error():
+    # max_synthetic_share 0.2 leaves 8 of 10 sequences to s1 and s2, which can give 3 + 4 = 7
+    p = _problem(
+        [0.3, 0.7, 0.0],
+        [1000, 3, 4],
+        budget=10,
+        mode="auto",
+        synthetic=np.array([True, False, False]),
+        max_synthetic_share=0.2,
+    )
+    alloc = solve_phase(p)
+    np.testing.assert_allclose(alloc[1:], [3, 4])  # the real sources give all they have
+    assert alloc[0] <= 2 + 1 + 1e-9  # the synthetic one stays within one sequence of its cap
