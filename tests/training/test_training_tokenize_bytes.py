@@ -12,9 +12,11 @@ gets its (empty) shard. The same bytes come out with one worker or two.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
+import re
 from pathlib import Path
 
 import humanize
@@ -26,7 +28,10 @@ from shared_data import LLAMA, SHARED, WIKITEXT, gsm8k_rows, needs_shared
 from training.tokenize import TokenizeConfig, tokenize_curated
 from training.tokenize.tokenizer import train_bpe
 
-DOC_KEYS = {"difficulty": ("difficulty_score", "difficulty_tier"), "quality": ("quality_score",)}
+DOC_KEYS = {
+    "difficulty": ("difficulty_score", "difficulty_tier", "difficulty"),
+    "quality": ("quality_score", "quality"),
+}
 
 
 def _key(meta: dict, names: tuple[str, ...]) -> float:
@@ -46,12 +51,17 @@ def _write_jsonl(path: Path, lines: list[str]) -> None:
 def _docs_of(lines: list[str]) -> list[tuple[str, dict]]:
     """(text, metadata as datatrove's adapter builds it) of the records the reader keeps."""
     docs = []
-    for line in lines:
+    for line in (part for raw in lines for part in re.split(r"\r\n|\r", raw)):  # text-mode lines
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # blank or malformed: skipped with a warning
         meta = rec.pop("metadata", {})
+        if isinstance(meta, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                meta = json.loads(meta)
+        if not isinstance(meta, dict):
+            meta = {"metadata": meta}
         text = rec.pop("text", "")
         rec.pop("id", None)
         if text:
@@ -147,6 +157,13 @@ EDGE_FILES = {
         json.dumps({"text": "a bool is no key", "id": "c", "metadata": {"difficulty_score": True}}),
         json.dumps({"id": "d", "metadata": {}}),  # no text key at all
         json.dumps({"text": "delta\n\nepsilon", "metadata": {"quality_score": 0.5, "difficulty_tier": 0}}),
+        json.dumps({"text": "metadata as a JSON string", "metadata": json.dumps({"difficulty_tier": 3})}),
+        json.dumps({"text": "metadata not an object", "metadata": 7, "difficulty_tier": 1}),
+        # a lone CR ends a line for a text-mode reader: two records
+        json.dumps({"text": "before a CR", "metadata": {"quality_score": 0.9}})
+        + "\r"
+        + json.dumps({"text": "after"}),
+        json.dumps({"text": "a CRLF line"}) + "\r",
     ],
     "00001.jsonl.gz": [
         json.dumps({"text": f"plain document {i} " * (i + 1), "id": f"p{i}"}) for i in range(30)
@@ -180,7 +197,7 @@ def test_reader_semantics_and_shard_per_file_are_pinned(tmp_path, small_tokenize
         expected |= {name.replace("00000_", f"{rank:05d}_"): data for name, data in files.items()}
     assert got == expected
     assert got["00002_unshuffled.ds"] == b"" and got["00002_unshuffled.ds.index"] == b""
-    assert counts["num_docs"].item() == 4 + 30
+    assert counts["num_docs"].item() == 9 + 30
 
 
 def test_parquet_source_bytes(tmp_path, small_tokenizer):

@@ -1,7 +1,9 @@
 """`tokenize_curated`: curated/<source>/ files -> tokens/<source>/*.ds shards, exact counts.
 
-One datatrove pipeline per source (reader -> ``DocumentTokenizer``), one task per curated file
-(datatrove never splits a file). Documents keep their curated order in the shards: the loader
+One datatrove pipeline per source, one task per curated file (datatrove never splits a file):
+text sources go through `CuratedTextTokenizer` (training/tokenize/text_shards.py: batched
+encoding, numpy writes, the files datatrove's DocumentTokenizer wrote), instruction sources
+through training/tokenize/instruct.py. Documents keep their curated order in the shards: the loader
 shuffles document order per epoch with its own seed, so the shards need no shuffling here.
 """
 
@@ -17,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from training.tokenize.config import TokenizeConfig
-from training.tokenize.doc_keys import DocumentKeyRecorder, attach_doc_keys
 from training.tokenize.instruct import is_instruction_source, record_text, tokenize_instruction_source
+from training.tokenize.text_shards import CuratedTextTokenizer
 from training.tokenize.tokenizer import TokenizerInfo, resolve_tokenizer
 
 COUNTS_SCHEMA = {"source": pl.String(), "num_docs": pl.Int64(), "num_tokens": pl.Int64()}
@@ -68,44 +70,33 @@ def _tokenize_source(
     name: str, folder: Path, pattern: str, out_dir: Path, info: TokenizerInfo, config: TokenizeConfig
 ) -> None:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.readers import JsonlReader, ParquetReader
-    from datatrove.pipeline.tokens import DocumentTokenizer
 
-    reader_cls = ParquetReader if pattern == "*.parquet" else JsonlReader
-    num_files = len(list(folder.glob(pattern)))
+    files = sorted(
+        str(p) for p in folder.glob(pattern)
+    )  # task i tokenizes file i, as datatrove's readers shard
     target = out_dir / name
     # A stale shard from an earlier run would be read as data: start from an empty folder, and
     # run every task (datatrove's skip_completed ignores config changes).
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(out_dir / "_logs" / name, ignore_errors=True)
-    tokenizer_step = DocumentTokenizer(
+    step = CuratedTextTokenizer(
+        files,
         str(target),
-        tokenizer_name_or_path=str(info.path),  # a FILE path: datatrove fails on a folder
-        eos_token=info.eos_token,  # without it datatrove adds no EOS at all
-        shuffle_documents=False,
+        str(info.path),
+        eos_token=info.eos_token,
+        # the tokenizer's own template (e.g. Llama's <s> $A) is replaced by BOS + $A + EOS
+        bos_token=info.bos_token if info.add_bos else None,
+        bos_token_id=info.bos_token_id if info.add_bos else None,
+        text_key=config.text_key,
         batch_size=config.batch_size,
     )
-    if info.add_bos:
-        # eos_token alone replaces the tokenizer's template (which added BOS): put both back
-        from tokenizers.processors import TemplateProcessing
-
-        tokenizer_step.post_processor = TemplateProcessing(
-            single=f"{info.bos_token} $A {info.eos_token}",
-            special_tokens=[(info.bos_token, info.bos_token_id), (info.eos_token, info.eos_token_id)],
-        )
-    pipeline = [
-        reader_cls(str(folder), glob_pattern=pattern, recursive=False, text_key=config.text_key),
-        DocumentKeyRecorder(str(target)),  # per-document difficulty/quality for the curriculum
-        tokenizer_step,
-    ]
     LocalPipelineExecutor(
-        pipeline,
-        tasks=num_files,
-        workers=min(config.num_workers, num_files),
+        [step],
+        tasks=len(files),
+        workers=min(config.num_workers, len(files)),
         logging_dir=str(out_dir / "_logs" / name),
         skip_completed=False,
     ).run()
-    attach_doc_keys(target)
 
 
 def count_shards(source_dir: Path) -> tuple[int, int]:
