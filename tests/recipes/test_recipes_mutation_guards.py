@@ -297,3 +297,140 @@ def test_corpus_and_report_stages_write_into_their_own_folder(tmp_path, monkeypa
     assert out == tmp_path / "c" and kw["scale"] == recipe.data.demo_corpus.scale * 0.5
     stages["report"].run(tmp_path / "r")
     assert reported == [(tmp_path, tmp_path / "r")]
+
+
+# --- fresh sample, seed 1203 ----------------------------------------------------------------------
+
+
+def test_the_outputs_a_stage_returns_are_files_it_wrote(tmp_path, monkeypatch):
+    """``Stage.run`` returns the files it wrote (recorded in RUN/.stages/<stage>.json): tokenization,
+    and a training run launched under torchrun (``nproc_per_node: 2``)."""
+    import recipes.launch
+    import training
+
+    def fake_tokenize(src, out, config):
+        for name in ("tokenizer.json", "counts.parquet", "inventory.parquet"):
+            (out / name).write_text("x")
+
+    def fake_launch(config, launcher, out):
+        (out / "hf" / "step_3").mkdir(parents=True)
+        (out / "metrics.jsonl").write_text("{}\n")
+
+    monkeypatch.setattr(training, "tokenize_curated", fake_tokenize)
+    monkeypatch.setattr(recipes.launch, "run_distributed", fake_launch)
+    _, stages = _stages(tmp_path, "runs.anneal.launcher.nproc_per_node=2")
+    (tmp_path / "base" / "run" / "hf" / "step_1").mkdir(parents=True)  # anneal starts from the base run
+    for name, count in (("tokenize", 3), ("train.anneal.seed0", 2)):
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        outputs = stages[name].run(out)
+        assert len(outputs) == count and all(p.exists() for p in outputs), (name, outputs)
+
+
+def test_killed_curation_and_training_resume_inside_their_own_folders(tmp_path):
+    """docs/recipes.md: curation and training resume inside their folders (datatrove markers, DCP
+    checkpoints); every other stage writes to ``.<stage>.partial/``, which a rerun starts afresh."""
+    from recipes.runner import run_stages
+
+    recipe = load_recipe("demo")
+    stages = build_stages(recipe, tmp_path / "run")
+    resumable = {"curate", "base.train", "train.anneal.seed0"}
+    seen: dict[str, list[tuple[Path, bool]]] = {}
+    for stage in stages:
+
+        def body(out, stage=stage):
+            found = (out / "work").exists()
+            seen.setdefault(stage.name, []).append((out, found))
+            (out / "work").write_text("half done")
+            if stage.name in resumable and not found:
+                raise RuntimeError(f"{stage.name} killed")
+            return [out / "work"]
+
+        stage.run = body
+    for _ in range(len(resumable)):
+        with pytest.raises(RuntimeError, match="killed"):
+            run_stages(stages, RunDir(tmp_path / "run"), log=lambda m: None)
+    run_stages(stages, RunDir(tmp_path / "run"), log=lambda m: None)
+    output = {s.name: s.output for s in stages}
+    for name in resumable:  # killed once, then resumed on what the first attempt left
+        assert seen[name] == [(output[name], False), (output[name], True)], name
+    assert all(len(v) == 1 for k, v in seen.items() if k not in resumable)
+
+
+def test_average_stage_soups_the_last_export_of_every_seed(tmp_path, monkeypatch):
+    import training
+
+    calls = []
+    monkeypatch.setattr(training, "average_checkpoints", lambda members, out: calls.append((members, out)))
+    _, stages = _stages(tmp_path, "runs.anneal.seeds=[0,1]", "average.anneal=true")
+    for seed, steps in ((0, (2, 10)), (1, (10,))):
+        for step in steps:
+            (tmp_path / "runs" / "anneal" / f"seed{seed}" / "hf" / f"step_{step}").mkdir(parents=True)
+    out = tmp_path / "soup-out"
+    assert stages["average.anneal"].run(out) == [out]
+    seeds = tmp_path / "runs" / "anneal"
+    assert calls == [([seeds / "seed0" / "hf" / "step_10", seeds / "seed1" / "hf" / "step_10"], out)]
+
+
+def test_demo_curation_keeps_a_recipes_own_filter_profiles(tmp_path):
+    """The demo's relaxed Gopher letter share is a default: a recipe's own profiles pass through,
+    its own ``gopher_quality`` wins, and the recipe (whose dict feeds the curate key) is not changed."""
+    import copy
+
+    from curation import CurationConfig
+    from recipes.config import validate_recipe
+    from recipes.stages import curation_config
+
+    raw = load_recipe("demo").model_dump()
+    raw["curate"]["filters"] = {
+        "profiles": {
+            "web": {"gopher_quality": {"min_alpha_words_ratio": 0.7}},
+            "math": {"gopher_repetition": {"dup_line_frac": 0.5}},
+        }
+    }
+    recipe = validate_recipe(raw)
+    before = copy.deepcopy(recipe.curate)
+    section = curation_config(recipe, tmp_path)
+    assert section["filters"]["profiles"] == raw["curate"]["filters"]["profiles"]
+    assert recipe.curate == before
+    CurationConfig.model_validate(section)
+
+
+def test_demo_corpus_with_instruction_curates_math_instruct_as_an_instruction_source(tmp_path):
+    from curation import CurationConfig
+    from recipes.stages import curation_config
+
+    recipe = load_recipe("demo", overrides=["data.demo_corpus.instruction=true"])
+    section = curation_config(recipe, tmp_path)
+    assert section["sources"][-1] == {
+        "name": "math_instruct",
+        "path": str(tmp_path / "corpus" / "raw" / "math_instruct.jsonl"),
+        "domain": "instruction",
+        "id_key": "id",
+        "instruction": "prompt_response",
+    }
+    source = CurationConfig.model_validate(section).sources[-1]
+    assert source.domain == "instruction" and source.instruction is not None
+
+
+def test_a_run_from_a_dcp_checkpoint_evaluates_its_hf_export_of_that_step(tmp_path):
+    """docs/recipes.md: ``model.init_from`` may be RUN/checkpoints/step_N (DCP); the base model
+    evaluated is RUN/hf/step_N when that export exists, else the checkpoint itself."""
+    from recipes.config import validate_recipe
+    from recipes.stages import evaluated_models
+
+    checkpoint = tmp_path / "user-run" / "checkpoints" / "step_8"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / ".metadata").write_bytes(b"")
+    raw = load_recipe("demo").model_dump()
+    raw.pop("base")
+    raw["model"] = {"init_from": str(checkpoint)}
+    raw["runs"] = {"anneal": {**raw["runs"]["anneal"], "init": "model"}}
+    raw["average"] = {}
+    recipe = validate_recipe(raw)
+    (tmp_path / "run" / "runs" / "anneal" / "seed0" / "hf" / "step_2").mkdir(parents=True)
+    assert evaluated_models(recipe, tmp_path / "run")["base"] == checkpoint
+    export = tmp_path / "user-run" / "hf" / "step_8"
+    export.mkdir(parents=True)
+    (export / "config.json").write_text("{}")
+    assert evaluated_models(recipe, tmp_path / "run")["base"] == export
