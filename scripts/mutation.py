@@ -238,6 +238,8 @@ def recheck_module(
     skip = {"not checked", "no tests"} if only_tests else {"not checked"}
     status.update({n: fresh[n] for n in names if fresh.get(n) is not None and fresh[n] not in skip})
     row = summarise(module, status, old["seconds"], rc, old["sample"], old["seed"] or 0)
+    # the first run's verdicts stay: its score (before tests written for this sample) is the estimate
+    row["first_run_status"] = old.get("first_run_status") or old["status"]
     row["recheck_seconds"] = round(time.time() - t0)
     row["recheck_tests"] = [t for t in tests if (ROOT / t).exists()]
     return row
