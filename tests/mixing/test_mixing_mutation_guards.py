@@ -181,3 +181,24 @@ def test_real_sources_one_sequence_short_of_the_synthetic_cap_is_rounding_not_an
     alloc = solve_phase(p)
     np.testing.assert_allclose(alloc[1:], [3, 4])  # the real sources give all they have
     assert alloc[0] <= 2 + 1 + 1e-9  # the synthetic one stays within one sequence of its cap
+
+
+# --- fresh sample, seed 1203 ----------------------------------------------------------------------
+
+
+def test_cap_error_for_one_source_says_nothing_about_more_sources():
+    with pytest.raises(ValueError) as err:
+        solve_phase(_problem([0.8, 0.2], [40, 1000]))
+    assert str(err.value) == (
+        "phase 'p': source 's0' wants 800 tokens but max_epochs allows 400 tokens "
+        "(shortfall 400 tokens); or set resolve: auto"
+    )
+
+
+def test_a_source_dropped_by_min_source_tokens_takes_no_spill():
+    # s1 is capped at 10 sequences (< min 15) and dropped; s0 (cap 60) cannot take the phase, so 40
+    # spill over the free room: all onto s2 (not wanted, room 1000), none back onto the dropped s1
+    p = _problem([0.7, 0.3, 0.0], [60, 10, 1000], mode="auto")
+    p.min_seq = 15
+    np.testing.assert_allclose(solve_phase(p), [60, 0, 40])
+    assert p.dropped.tolist() == [False, True, False]
