@@ -202,3 +202,30 @@ def test_dedup_against_removes_copies_of_the_old_corpus_and_counts_them_per_sour
     assert summary["by_source"]["trusted"]["removed_against"] == 1
     assert summary["by_source"]["scraped"]["removed_against"] == 2
     assert counts["removed_against"] == 3 and counts["removed"] == 3
+
+
+# --- fresh sample, seed 1203 ----------------------------------------------------------------------
+
+
+def test_a_run_whose_filters_left_no_document_writes_an_empty_summary(tmp_path):
+    out, summary, counts = _cluster_run(tmp_path, [], ["web"])
+    assert out["removed"].size == 0
+    assert summary == {
+        "num_docs": 0,
+        "num_removed": 0,
+        "num_clusters": 0,
+        "largest_cluster": 0,
+        "by_source": {
+            "web": {"docs": 0, "removed_exact": 0, "removed_near": 0, "removed_low_quality": 0, "heldout": 0}
+        },
+    }
+    assert counts["removed"] == 0 and counts["clusters"] == 0
+
+
+def test_cluster_examples_log_the_first_300_characters_of_a_long_document(tmp_path):
+    rows = [(False, 0, 2, 1, False), (True, 0, 2, 1, False)]
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    docs = [Document(text=text, id=f"d{i}", metadata={"source": "web"}) for i in range(2)]
+    list(DedupFilter(_clusters(tmp_path, rows), str(tmp_path / "examples")).run(iter(docs)))
+    examples = [json.loads(x) for x in (tmp_path / "examples" / "00000.jsonl").read_text().splitlines()]
+    assert [e["excerpt"] for e in examples] == [text[:300]] * 2
