@@ -250,7 +250,9 @@ def summarise(module: str, status: dict[str, str], seconds: float, rc: int, samp
     counts = {"killed": 0, "survived": 0, "timeout": 0, "equivalent": 0, "no tests": 0, "other": 0}
     survivors = []
     for name, s in sorted(status.items()):
-        if s == "survived" and name in equivalent:
+        if (
+            s in ("survived", "no tests") and name in equivalent
+        ):  # equivalent whether or not a test reaches it
             counts["equivalent"] += 1
         elif s == "segfault":  # the test process died (SIGSEGV/SIGKILL): the mutant was noticed
             counts["killed"] += 1
@@ -271,7 +273,9 @@ def summarise(module: str, status: dict[str, str], seconds: float, rc: int, samp
         **counts,
         "score": round(caught / judged, 4) if judged else None,
         "survivors": survivors,
-        "equivalent_names": sorted(n for n in status if n in equivalent and status[n] == "survived"),
+        "equivalent_names": sorted(
+            n for n in status if n in equivalent and status[n] in ("survived", "no tests")
+        ),
         "seconds": round(seconds),
         "mutmut_rc": rc,
         "sample": sample,

@@ -434,3 +434,39 @@ def test_a_run_from_a_dcp_checkpoint_evaluates_its_hf_export_of_that_step(tmp_pa
     export.mkdir(parents=True)
     (export / "config.json").write_text("{}")
     assert evaluated_models(recipe, tmp_path / "run")["base"] == export
+
+
+# --- fresh sample, seed 1204 ----------------------------------------------------------------------
+
+
+def test_corpus_stage_builds_the_demo_corpus_with_the_recipes_seed_and_instruction_flag(
+    tmp_path, monkeypatch
+):
+    import curation.demo_corpus
+
+    built = []
+
+    class Corpus:
+        sources, evalsets, ground_truth_path = {}, {}, Path("g")
+
+    monkeypatch.setattr(
+        curation.demo_corpus, "build_demo_corpus", lambda out, **kw: built.append(kw) or Corpus()
+    )
+    _, stages = _stages(tmp_path, "data.demo_corpus.seed=7", "data.demo_corpus.instruction=true")
+    stages["corpus"].run(tmp_path / "c")
+    assert built[0]["seed"] == 7 and built[0]["instruction"] is True
+
+
+def test_demo_sources_read_the_ids_the_demo_corpus_writes(tmp_path):
+    """Curated documents keep the corpus's own ids (ground_truth.json names them): every demo
+    source's ``id_key`` is in each of its records, and the ids are unique."""
+    import json
+
+    from curation.demo_corpus import build_demo_corpus
+    from recipes.stages import curation_config
+
+    build_demo_corpus(tmp_path / "corpus", scale=0.02, seed=0)
+    for source in curation_config(load_recipe("demo"), tmp_path)["sources"]:
+        records = [json.loads(line) for line in Path(source["path"]).read_text().splitlines()]
+        ids = [r[source["id_key"]] for r in records]
+        assert records and len(set(ids)) == len(ids), source["name"]
