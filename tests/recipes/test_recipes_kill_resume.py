@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 TINY = ["scale=0.12", "base.train.checkpoint.every_steps=4", "base.train.log_every=1"]
 
@@ -46,9 +47,22 @@ def test_killed_recipe_resumes_from_the_last_checkpoint(tmp_path):
     assert "[skip] curate" in resumed.stderr and "[run ] base.train" in resumed.stderr
     resumed_metrics = _metrics(out / "base" / "run" / "metrics.jsonl")
 
+    # the uninterrupted reference: the same training config in a fresh run folder, trained in one go
+    # by `midtrain train` (curation and tokenization are the killed run's; only training is compared)
+    resumed_config = json.loads((out / "base" / "run" / "config.json").read_text())
+    assert f"resumed from {checkpoints / f'step_{killed_at}'} at step {killed_at}" in resumed_config["start"]
+    config = resumed_config["config"]
     fresh = tmp_path / "fresh"
-    subprocess.run(_command(fresh), check=True, capture_output=True, timeout=600)
-    fresh_metrics = _metrics(fresh / "base" / "run" / "metrics.jsonl")
+    config["run_dir"] = str(fresh)
+    (tmp_path / "fresh.yaml").write_text(yaml.safe_dump(config))
+    reference = subprocess.run(
+        [sys.executable, "-m", "recipes.cli", "train", str(tmp_path / "fresh.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    fresh_metrics = _metrics(fresh / "metrics.jsonl")
     assert killed_at < max(fresh_metrics)  # it really was killed before the end
     assert resumed_metrics.keys() == fresh_metrics.keys()
     for step, loss in fresh_metrics.items():

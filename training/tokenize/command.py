@@ -55,4 +55,5 @@ def tokenize_command(
     written += [out / f"{s}/*.ds" for s in counts["source"]]
     if (out / "inventory.parquet").is_file():
         written.append(out / "inventory.parquet")
-    console.print("wrote: " + ", ".join(str(p) for p in written))
+    # soft wrap: a long path stays whole on one line, so it can be copied from any terminal width
+    console.print("wrote: " + ", ".join(str(p) for p in written), soft_wrap=True, highlight=False)
