@@ -5,7 +5,7 @@ GSM8K train (../shared/data) is written twice as curated output: once as instruc
 ``instruction: prompt_response`` source) and once as text (``"Question: ...\\nAnswer: ..."``, a
 ``text_template`` source). Both are tokenized with ``tokenize_curated`` and the real 32k Llama
 tokenizer; the instruction path renders the fallback format and writes a ``.ds.mask``, the text
-path is datatrove's DocumentTokenizer. Prints seconds, tokens/s and the ratio.
+path is the batched text step (``training/tokenize/text_shards.py``). Prints seconds, tokens/s and the ratio.
 
     .venv/bin/python bench/bench_training_tokenize_instruct.py [--rows 7473]
 """
@@ -69,7 +69,7 @@ def main() -> None:
             f"{name:9s} {len(rows):,} docs  {tokens:,} tokens  {seconds:6.2f} s  {tokens / seconds:,.0f} tokens/s"
         )
     ratio = (results["instruct"][1] / results["instruct"][0]) / (results["text"][1] / results["text"][0])
-    print(f"instruction (render + mask) / text (datatrove DocumentTokenizer) tokens/s: {ratio:.2f}x")
+    print(f"instruction (render + mask) / text (batched text step) tokens/s: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
