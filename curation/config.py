@@ -245,12 +245,26 @@ class DedupConfig(_Model):
         "highest-ranked source (default: the order of `sources`)",
     )
     max_examples: int = Field(50, ge=0, description="duplicate clusters with text examples in the report")
-    against: str | None = Field(
+    against: str | list[str] | None = Field(
         None,
-        description="a previous curation output folder: new documents that duplicate its corpus (exact "
-        "or MinHash, from its saved dedup_index/) are dropped as `dedup_against`; it is only read, never "
-        "changed, and needs the same MinHash settings",
+        description="a previous curation output folder, or a list of them: new documents that duplicate "
+        "their corpora (exact or MinHash, from each one's saved dedup_index/) are dropped as "
+        "`dedup_against`; they are only read, never changed, and need the same MinHash settings. A run's "
+        "index holds only what it kept, so after A, then B against A, curate C against [A, B]",
     )
+
+    @field_validator("against")
+    @classmethod
+    def _against_listed(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list; give at least one previous output folder, or remove the key")
+        return value
+
+    def against_paths(self) -> list[str]:
+        """``against`` as a list (one path, a list of them, or none)."""
+        if self.against is None:
+            return []
+        return [self.against] if isinstance(self.against, str) else list(self.against)
 
 
 class EvalSetConfig(_Model):
@@ -454,9 +468,16 @@ class CurationConfig(_Model):
 
 
 def _resolve(entry: dict, key: str, base: Path) -> None:
-    """Make a relative path in a YAML file relative to the YAML file's folder."""
-    value = entry.get(key) if isinstance(entry, dict) else None
-    if not isinstance(value, str) or entry.get("format") == "hf_hub":
+    """Make a relative path in a YAML file relative to the YAML file's folder (each one, for a list)."""
+    if not isinstance(entry, dict) or key not in entry or entry.get("format") == "hf_hub":
         return
-    if not Path(value).is_absolute() and (base / value.split("*")[0]).exists():
-        entry[key] = str(base / value)
+    value = entry[key]  # a list: dedup.against: [runs/a/curate, runs/b/curate]
+    entry[key] = (
+        [_relative_to(v, base) for v in value] if isinstance(value, list) else _relative_to(value, base)
+    )
+
+
+def _relative_to(value, base: Path):
+    if not isinstance(value, str) or Path(value).is_absolute() or not (base / value.split("*")[0]).exists():
+        return value
+    return str(base / value)

@@ -9,7 +9,7 @@ Stages (each a datatrove pipeline with its own logging folder under ``DIR/work/<
 3. ``cluster`` (1 task): exact + near clusters, keeper by source rank, held-out selection.
 4. ``write`` (tasks): drop duplicates, split held-out, count tokens -> curated/ and heldout/.
 4b. ``dedup_index`` (num_buckets tasks): the kept documents' signatures and hashes -> DIR/dedup_index/,
-   which a later run's ``dedup.against`` reads (``curation/dedup/index.py``).
+   which a later run's ``dedup.against`` reads (``curation/dedup/index.py``, ``against.py``).
 5. ``report`` (1 task): publish outputs, inventory.parquet, reports/.
 
 ``<hash>`` covers the config (not the worker count) and the input files' sizes and mtimes, so a
@@ -45,7 +45,7 @@ class CurationResult:
     warnings: list[dict] = field(default_factory=list)  # the guard's (reports/warnings.json)
 
 
-def preflight(config: CurationConfig) -> None:
+def preflight(config: CurationConfig, out_dir: Path | None = None) -> None:
     """Every user error we can see before work starts: paths, keys, eval sets, tokenizer."""
     from curation.decont.index import preflight_eval_set
 
@@ -60,9 +60,9 @@ def preflight(config: CurationConfig) -> None:
         if path and not Path(path).is_file():
             raise FileNotFoundError(f"classifiers.{key}: no model file at {path}")
     if config.dedup.against:
-        from curation.dedup.index import check_against
+        from curation.dedup.against import check_against
 
-        check_against(config)
+        check_against(config, out_dir)  # out_dir: listing this run's own folder is refused
 
 
 def run_fingerprint(config: CurationConfig) -> str:
@@ -78,7 +78,7 @@ def run_fingerprint(config: CurationConfig) -> str:
     for ev in config.decontamination.eval_sets:
         st = os.stat(ev.path)
         inputs.append((ev.path, st.st_size, int(st.st_mtime)))
-    from curation.dedup.index import against_fingerprint
+    from curation.dedup.against import against_fingerprint
 
     inputs.append(against_fingerprint(config))  # a re-curated dedup.against corpus means a fresh run
     blob = json.dumps([config.fingerprint(), inputs], sort_keys=True)
@@ -131,7 +131,8 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     from curation.annotate import HeldoutSplit, ShardReader
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
-    from curation.dedup.index import INDEX_DIR, DedupIndexWriter, check_against, index_settings
+    from curation.dedup.against import against_bands, check_against
+    from curation.dedup.index import DedupIndexWriter, index_settings
     from curation.dedup.lsh import similarity_curve_table
     from curation.filters import build_heuristic_filters, make_word_tokenizer, source_filters, source_kind
     from curation.readers import SourcesReader
@@ -193,8 +194,13 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
     # gzip levels: curation/writers.py (work files level 1, kept outputs level 3, measured there)
     filter_stage.append(GzipJsonlWriter(str(work / "filtered"), "${rank}.jsonl.gz", level=WORK_LEVEL))
     stages.append(("filter", filter_stage, tasks))
-    against = check_against(config, out_dir)["root"] if dd.against else None
-    against_bands = str(Path(against) / INDEX_DIR / "minhash") if against and minhash is not None else None
+    old_corpora = check_against(config, out_dir) if dd.against else []
+    roots = [m["root"] for m in old_corpora]
+    # the cluster summary names them as configured: one path, or the list
+    against = (roots[0] if isinstance(dd.against, str) else roots) if roots else None
+    old_bands = (
+        against_bands(old_corpora, work, minhash.num_buckets) if roots and minhash is not None else None
+    )
     if minhash is not None:
         stages.append(
             (
@@ -205,7 +211,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
                         str(work / "dedup" / "buckets"),
                         config=minhash,
                         # dedup.against: also match the old corpus's saved bands, and still pairs within this run
-                        index_folder=against_bands,
+                        index_folder=old_bands,
                         only_dedup_in_index=False,
                     )
                 ],
@@ -258,6 +264,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             settings=index_settings(config),
             work_hash=work.name,
             world_size_stage1=tasks,
+            against=roots,
         )
         stages.append(("dedup_index", [index_writer], minhash.num_buckets if minhash else 1))
     extra = {
@@ -316,8 +323,8 @@ def run_curation(
             update={k: v for k, v in {"workers": workers, "tasks": tasks}.items() if v is not None}
         )
         config = config.model_copy(update={"executor": executor})
-    preflight(config)
     out_dir = Path(out_dir).resolve()
+    preflight(config, out_dir)
     with output_errors(out_dir), run_lock(out_dir):  # one run per folder; a full disk is one line
         return _run_locked(config, out_dir, wait=wait, poll_s=poll_s)
 

@@ -32,10 +32,10 @@ kept), before keepers are chosen, so a cluster's keeper is its best surviving me
 It also fixes the held-out slice: per source, the surviving documents with the smallest
 seeded keys, ``min(max_docs, ceil(fraction * n))`` of them (at most half the source).
 
-With ``dedup.against`` (``curation/dedup/index.py``) one more node stands for the previous
-corpus: datatrove's index-match pairs and the documents whose exact hash is in its ``exact.npy``
-join it, and every new document in its cluster is removed (kind ``against``); the previous
-corpus itself is not touched.
+With ``dedup.against`` (``curation/dedup/against.py``) one more node stands for the previous
+corpus, or all of them when several are listed: datatrove's index-match pairs and the documents
+whose exact hash is in any of their ``exact.npy`` join it, and every new document in its cluster
+is removed (kind ``against``); the previous corpora themselves are not touched.
 
 Writes ``clusters/<rank>.npz`` (per row: ``removed``, ``cluster``, ``cluster_size``, ``kind``,
 ``heldout``) and ``clusters/summary.json``.
@@ -71,10 +71,12 @@ class PriorityCluster(PipelineStep):
         heldout_fraction: float | None,
         heldout_max_docs: int | None,
         world_size_stage1: int,
-        against: str | None = None,
+        against: str | list[str] | None = None,
     ):
         super().__init__()
-        self.against = against  # a previous output folder (dedup.against), read only
+        # previous output folders (dedup.against), read only; the summary names them as given
+        self.against = against
+        self.against_roots = [against] if isinstance(against, str) else list(against or [])
         self.work_dir = work_dir
         self.sources = sources  # indexed by priority
         self.exact = exact
@@ -102,20 +104,20 @@ class PriorityCluster(PipelineStep):
             everything, offsets = self._load_docs()
             n = len(everything)
             # with dedup.against, node n stands for the whole previous corpus: index matches join it
-            old_node = n if self.against else -1
-            graph = Components(n + 1 if self.against else n)
+            old_node = n if self.against_roots else -1
+            graph = Components(n + 1 if self.against_roots else n)
             for path in sorted((Path(self.work_dir) / "buckets").glob("*.dups")):
                 graph.union_dups_file(path, offsets, index_node=old_node)  # one file's pairs at a time
             near_pairs = graph.num_pairs
             exact_pairs = graph.union_equal(everything["exact"]) if self.exact and n else 0
-            if self.against and self.exact and n:
+            if self.against_roots and self.exact and n:
                 exact_pairs += self._union_old_exact(graph, everything["exact"], old_node)
             self.stat_update("near_pairs", value=near_pairs)
             self.stat_update("exact_pairs", value=exact_pairs)
             num_labels, labels = graph.labels()
             del graph
             against = np.zeros(n, bool)
-            if self.against:
+            if self.against_roots:
                 against = labels[:n] == labels[n]
                 labels = labels[:n]
             sizes = np.bincount(labels, minlength=num_labels)
@@ -176,14 +178,19 @@ class PriorityCluster(PipelineStep):
         self.stat_update("clusters", value=num_clusters)
 
     def _union_old_exact(self, graph: Components, exact: np.ndarray, old_node: int) -> int:
-        """Join every document whose text hash is in the previous corpus's ``exact.npy`` to ``old_node``."""
+        """Join every document whose text hash is in a previous corpus's ``exact.npy`` to ``old_node``.
+
+        The union of the corpora's hashes, one array in memory at a time; a document in several
+        counts once."""
         from curation.dedup.index import INDEX_DIR
 
-        old = np.load(Path(self.against) / INDEX_DIR / "exact.npy")  # sorted, unique
-        if not old.size:
-            return 0
-        at = np.minimum(np.searchsorted(old, exact), old.size - 1)
-        hits = np.flatnonzero(old[at] == exact)
+        hit = np.zeros(exact.size, bool)
+        for root in self.against_roots:
+            old = np.load(Path(root) / INDEX_DIR / "exact.npy")  # sorted, unique
+            if old.size:
+                at = np.minimum(np.searchsorted(old, exact), old.size - 1)
+                hit |= old[at] == exact
+        hits = np.flatnonzero(hit)
         graph.union(np.full(hits.size, old_node), hits)
         return int(hits.size)
 
@@ -229,7 +236,7 @@ class PriorityCluster(PipelineStep):
                 "removed_low_quality": int((mask & (kind == KIND_LOW_QUALITY)).sum()),
                 "heldout": int((mask & heldout).sum()),
             }
-        if self.against:  # only with dedup.against: the summary of other runs keeps its keys
+        if self.against_roots:  # only with dedup.against: the summary of other runs keeps its keys
             for prio, name in enumerate(self.sources):
                 mask = (everything["priority"] == prio) & (kind == KIND_AGAINST)
                 by_source[name]["removed_against"] = int(mask.sum())

@@ -3,7 +3,8 @@
 Every run with dedup on writes ``DIR/dedup_index/`` (format ``midtrain.dedup_index``, version 1):
 
     manifest.json   written last by task 0: format, version, the run's work hash, the dedup
-                    configuration (below), what was indexed and how many documents
+                    configuration (below), what was indexed and how many documents, and
+                    ``against``: the corpora this run was deduplicated against (not in this index)
     exact.npy       sorted unique uint64: ``exact_hash`` (xxh64 of the casefolded text with
                     whitespace runs joined) of every document the run kept (curated + held out)
     minhash/bucket_XXX/<work hash>.minhash.index
@@ -25,9 +26,16 @@ run are still found); matches come out as ``(SENTINEL, SENTINEL, rank, doc)`` pa
 one "old corpus" node: every new document in that node's cluster is dropped (reason
 ``dedup_against``). Nothing under ``OLD`` is written.
 
+``dedup.against: [A, B]`` lists several: an index holds only what its run kept, so after A, then
+B against A, a run C must list both. datatrove reads every index file under each ``bucket_XXX/``
+of its one ``index_folder``, so the bands of all of them are joined by a tree of links in the work
+folder (``against.py``); the exact hashes are the union of their ``exact.npy``; all of them
+are the one old-corpus node. The manifest's ``against`` records the corpora a run was
+deduplicated against.
+
 MinHash values are only comparable when every setting that shapes them is equal: ``n_grams``,
 ``num_buckets``, ``hashes_per_bucket``, ``seed``, hash function and precision, text
-normalisation, word tokenizer and language; :func:`check_against` refuses any difference, naming
+normalisation, word tokenizer and language; ``check_against`` (``against.py``) refuses any difference, naming
 both sides.
 """
 
@@ -74,76 +82,6 @@ def index_settings(config) -> dict:
     return settings
 
 
-def _fmt(settings: dict, keys: list[str]) -> str:
-    return ", ".join(
-        f"{k}={settings.get(k)!r}" if isinstance(settings.get(k), str) else f"{k}={settings.get(k)}"
-        for k in keys
-    )
-
-
-def check_against(config, out_dir: Path | None = None) -> dict:
-    """Validate ``dedup.against``; returns its manifest (with ``root``). One-line errors otherwise."""
-    dd = config.dedup
-    root = Path(dd.against).resolve()
-    if not (dd.exact or dd.minhash):
-        raise ValueError("dedup.against: needs dedup.exact or dedup.minhash on (both are off)")
-    if out_dir is not None and root == Path(out_dir).resolve():
-        raise ValueError(
-            f"dedup.against: {root} is this run's own output folder; point it at a previous run's"
-        )
-    manifest_path = root / INDEX_DIR / "manifest.json"
-    if not manifest_path.is_file():
-        why = "no such folder" if not root.is_dir() else f"no {INDEX_DIR}/manifest.json in it"
-        raise FileNotFoundError(
-            f"dedup.against: {root}: {why}; point it at a finished `midtrain curate` output folder "
-            "(runs with dedup on save dedup_index/ there), or curate that corpus again to create one"
-        )
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise ValueError(
-            f"dedup.against: {manifest_path} is {manifest.get('format')} version {manifest.get('version')}, "
-            f"this midtrain reads {FORMAT} version {VERSION}; curate that corpus again"
-        )
-    old, new = manifest["settings"], index_settings(config)
-    if dd.minhash and not old["minhash"]:
-        raise ValueError(
-            f"dedup.against: {root} was curated with dedup.minhash: false (no MinHash index); set "
-            "dedup.minhash: false here to dedup against its exact hashes only, or curate it again with MinHash"
-        )
-    keys = [k for k in new if k != "minhash" and (dd.minhash or k == "exact_hash")]
-    differ = [k for k in keys if old.get(k) != new.get(k)]
-    if differ:
-        raise ValueError(
-            f"dedup.against: {root} was indexed with {_fmt(old, differ)} but this run has {_fmt(new, differ)}; "
-            "use that run's dedup settings here, or curate it again with these"
-        )
-    if dd.minhash:
-        for b in range(new["num_buckets"]):
-            expected = (
-                root / INDEX_DIR / "minhash" / f"bucket_{b:03d}" / f"{manifest['work_hash']}.minhash.index"
-            )
-            if not expected.is_file() or len(list(expected.parent.iterdir())) != 1:
-                raise FileNotFoundError(
-                    f"dedup.against: {root / INDEX_DIR} is incomplete ({expected.parent.name} should hold only "
-                    f"{expected.name}): the run that wrote it did not finish; run it again to completion"
-                )
-    if dd.exact and not (root / INDEX_DIR / "exact.npy").is_file():
-        raise FileNotFoundError(
-            f"dedup.against: {root / INDEX_DIR / 'exact.npy'} is missing: the run that wrote it did not "
-            "finish; run it again to completion"
-        )
-    return {**manifest, "root": str(root)}
-
-
-def against_fingerprint(config) -> list:
-    """What a resumed run must notice: the old index's manifest (rewritten when it is re-curated)."""
-    if not config.dedup.against:
-        return []
-    manifest = Path(config.dedup.against) / INDEX_DIR / "manifest.json"
-    st = manifest.stat() if manifest.is_file() else None
-    return [str(manifest), st.st_size if st else 0, int(st.st_mtime_ns) if st else 0]
-
-
 class DedupIndexWriter(PipelineStep):
     """Write this run's ``dedup_index/`` (see the module docstring); one task per MinHash band.
 
@@ -155,9 +93,18 @@ class DedupIndexWriter(PipelineStep):
     type = "🫂 - DEDUP"
 
     def __init__(
-        self, dedup_dir: str, out_dir: str, *, minhash, settings: dict, work_hash: str, world_size_stage1: int
+        self,
+        dedup_dir: str,
+        out_dir: str,
+        *,
+        minhash,
+        settings: dict,
+        work_hash: str,
+        world_size_stage1: int,
+        against: list[str] | None = None,
     ):
         super().__init__()
+        self.against = list(against or [])  # the corpora this run was deduplicated against
         self.dedup_dir = dedup_dir
         self.out_dir = out_dir
         self.minhash_config = minhash
@@ -210,6 +157,7 @@ class DedupIndexWriter(PipelineStep):
                 "num_exact_hashes": int(exact.size),
                 "minhash_index": "minhash" if cfg is not None else None,
                 "exact_index": "exact.npy",
+                "against": self.against,  # what this index does not hold: list them too in a later run
             }
             tmp = out / "manifest.json.tmp"
             tmp.write_text(json.dumps(manifest, indent=2))

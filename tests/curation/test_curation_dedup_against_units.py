@@ -95,3 +95,74 @@ def test_exact_hashes_of_the_old_corpus_join_its_node_including_past_the_largest
     _, labels = graph.labels()
     assert labels[1] == labels[3] == labels[5]
     assert len({labels[0], labels[2], labels[4], labels[5]}) == 4
+
+
+def test_exact_hashes_of_several_old_corpora_are_their_union_each_document_once(tmp_path):
+    """``dedup.against: [A, B]``: a hash in A, in B, or in both joins the one old-corpus node once."""
+    from curation.dedup.cluster import PriorityCluster
+
+    roots = []
+    for name, hashes in (("a", [10, 20]), ("b", [20, 30])):
+        folder = tmp_path / name / dedup_index.INDEX_DIR
+        folder.mkdir(parents=True)
+        np.save(folder / "exact.npy", np.array(hashes, dtype=np.uint64))
+        roots.append(str(tmp_path / name))
+    step = PriorityCluster(
+        str(tmp_path / "work"),
+        ["new"],
+        exact=True,
+        heldout_fraction=None,
+        heldout_max_docs=None,
+        world_size_stage1=1,
+        against=roots,
+    )
+    exact = np.array([10, 20, 30, 40], dtype=np.uint64)  # only A, both, only B, neither; node 4: old
+    graph = Components(5)
+    assert step._union_old_exact(graph, exact, old_node=4) == 3
+    _, labels = graph.labels()
+    assert labels[0] == labels[1] == labels[2] == labels[4] != labels[3]
+
+
+def _band_index(root, work_hash, sigs, cfg):
+    """A finished run's band files (``bucket_XXX/<hash>.minhash.index``) holding ``sigs`` in every band."""
+    for b in range(cfg.num_buckets):
+        folder = root / dedup_index.INDEX_DIR / "minhash" / f"bucket_{b:03d}"
+        folder.mkdir(parents=True)
+        np.array(sorted(sigs), "<u8").tofile(folder / f"{work_hash}.minhash.index")
+    return {"root": str(root), "work_hash": work_hash}
+
+
+def test_datatrove_buckets_match_the_bands_of_every_listed_corpus_through_the_joined_folder(tmp_path):
+    """``against_bands`` joins A's and B's band files (the same work hash, as two runs of one config
+    have) into the one ``index_folder`` datatrove reads: a new signature in A and one in B both come
+    out as index matches; a new one in neither does not; A's and B's files are left as they were."""
+    from datatrove.pipeline.dedup.minhash import SENTINEL as DT_SENTINEL
+    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets
+
+    from curation.dedup.against import against_bands
+
+    cfg = MinhashConfig(num_buckets=2, hashes_per_bucket=2)
+    a = _band_index(tmp_path / "a", "same", [(1, 1), (5, 5)], cfg)
+    b = _band_index(tmp_path / "b", "same", [(3, 3)], cfg)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.minhash.index")}
+    records = np.zeros(3, _record_dtype(cfg))  # this run's docs 0, 1, 2: in A, in B, new
+    records["h0"], records["h1"], records["doc"] = [1, 3, 4], [1, 3, 4], [0, 1, 2]
+    for bucket in range(cfg.num_buckets):
+        path = tmp_path / "sigs" / f"bucket_{bucket:03d}" / "00000.minhash.sig"
+        path.parent.mkdir(parents=True)
+        records.tofile(path)
+    folder = against_bands([a, b], tmp_path / "work", cfg.num_buckets)
+    step = MinhashDedupBuckets(
+        str(tmp_path / "sigs"), str(tmp_path / "buckets"), config=cfg, index_folder=folder
+    )
+    for rank in range(cfg.num_buckets):
+        step.run(rank=rank, world_size=cfg.num_buckets)
+    for bucket in range(cfg.num_buckets):
+        pairs = np.fromfile(tmp_path / "buckets" / f"{bucket:05d}_00.dups", "<u4").reshape(-1, 4)
+        assert sorted(map(tuple, pairs.tolist())) == [
+            (DT_SENTINEL,) * 2 + (0, 0),
+            (DT_SENTINEL,) * 2 + (0, 1),
+        ]
+    assert {p: p.read_bytes() for p in before} == before
+    one = against_bands([a], tmp_path / "work1", cfg.num_buckets)  # one corpus: read in place
+    assert one == str(tmp_path / "a" / dedup_index.INDEX_DIR / "minhash")
