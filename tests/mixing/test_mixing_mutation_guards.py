@@ -202,3 +202,57 @@ def test_a_source_dropped_by_min_source_tokens_takes_no_spill():
     p.min_seq = 15
     np.testing.assert_allclose(solve_phase(p), [60, 0, 40])
     assert p.dropped.tolist() == [False, True, False]
+
+
+# --- second fresh sample, seed 1204 ---------------------------------------------------------------
+
+
+def test_after_a_drop_the_floor_adjusted_targets_keep_their_proportions():
+    # floor 0.5 lifts s0 (general) from 0.2 to 0.5; s1, s2 scale to 0.4375, 0.0625; s2 (6.25
+    # sequences < 10) is dropped and its share goes to s0 and s1 in proportion: 0.5 : 0.4375
+    p = _problem([0.2, 0.7, 0.1], [1000, 1000, 1000], mode="auto", general=[True, False, False])
+    p.min_general_share = 0.5
+    p.min_seq = 10
+    np.testing.assert_allclose(solve_phase(p), [100 * 0.5 / 0.9375, 100 * 0.4375 / 0.9375, 0])
+
+
+def test_auto_synthetic_cap_for_other_shares_and_with_only_synthetic_sources_wanted():
+    # 80 % wanted, cap 30 %: the real sources take the other 70 % in their own proportion (3 : 1),
+    # not by free room (which the spill-back of an over-cap synthetic allocation would use)
+    p = _problem(
+        [0.8, 0.15, 0.05],
+        [1000, 1000, 1000],
+        mode="auto",
+        synthetic=np.array([True, False, False]),
+        max_synthetic_share=0.3,
+    )
+    np.testing.assert_allclose(solve_phase(p), [30, 52.5, 17.5])
+    # only the synthetic source wanted: the other 80 % go to the real ones by capacity (30 : 90)
+    p = _problem(
+        [1.0, 0.0, 0.0],
+        [1000, 30, 90],
+        mode="auto",
+        synthetic=np.array([True, False, False]),
+        max_synthetic_share=0.2,
+    )
+    np.testing.assert_allclose(solve_phase(p), [20, 20, 60])
+
+
+def test_non_synthetic_capacity_error_gives_need_supply_and_shortfall_in_tokens():
+    p = _problem([0.5, 0.5], [1000, 50], synthetic=np.array([True, False]), max_synthetic_share=0.3)
+    with pytest.raises(ValueError) as err:
+        solve_phase(p)
+    assert str(err.value) == (
+        "phase 'p': max_synthetic_share 0.3 leaves 700 tokens for the non-synthetic sources but they can "
+        "give only 500 tokens under max_epochs/max_source_share (shortfall 200 tokens); raise "
+        "max_synthetic_share or the budget"
+    )
+
+
+def test_error_and_auto_name_the_same_cap_when_both_caps_are_equal():
+    # epoch cap 50 = share cap 50: the error (resolve: error) and the change note (auto) agree
+    with pytest.raises(ValueError, match=r"'s0' wants 800 tokens but max_epochs allows 500 tokens"):
+        solve_phase(_problem([0.8, 0.2], [50, 1000], share_cap=50))
+    p = _problem([0.8, 0.2], [50, 1000], share_cap=50, mode="auto")
+    solve_phase(p)
+    assert "phase 'p': source 's0' share 0.8000 -> 0.5000 (max_epochs)" in p.changes
