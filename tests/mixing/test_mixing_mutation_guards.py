@@ -256,3 +256,38 @@ def test_error_and_auto_name_the_same_cap_when_both_caps_are_equal():
     p = _problem([0.8, 0.2], [50, 1000], share_cap=50, mode="auto")
     solve_phase(p)
     assert "phase 'p': source 's0' share 0.8000 -> 0.5000 (max_epochs)" in p.changes
+
+
+# --- third fresh sample, seed 1205 ----------------------------------------------------------------
+
+
+def test_a_source_exactly_one_sequence_over_its_cap_is_rounding():
+    alloc = solve_phase(_problem([0.25, 0.75], [24, 1000]))  # 25 wanted, cap 24: allowed
+    assert alloc[0] <= 24 + 1e-9 and alloc.sum() == pytest.approx(100)
+
+
+def test_synthetic_spill_back_goes_to_general_sources_only_as_far_as_the_floor_needs():
+    # s0 synthetic (cap 20 %) ends with 30 after s2's cap spills onto it; the 10 moved back go to
+    # everyone with room by room (s1 general: 950, s3: 1000), because s1 already meets the floor
+    p = _problem(
+        [0.1, 0.5, 0.4, 0.0],
+        [1000, 1000, 20, 1000],
+        mode="auto",
+        general=[False, True, False, False],
+        synthetic=np.array([True, False, False, False]),
+        max_synthetic_share=0.2,
+    )
+    p.min_general_share = 0.1
+    np.testing.assert_allclose(solve_phase(p), [20, 50 + 10 * 950 / 1950, 20, 10 * 1000 / 1950])
+
+
+def test_change_notes_name_a_cap_only_when_it_held_the_source_below_its_target():
+    # s0 (wants 90, cap 50) is held by max_epochs; s1 (wants 10) is filled up to its cap 30 by the
+    # spill, which is a re-balance, not its cap binding; s2 takes the remaining 20
+    p = _problem([0.9, 0.1, 0.0], [50, 30, 1000], mode="auto")
+    np.testing.assert_allclose(solve_phase(p), [50, 30, 20])
+    assert p.changes == [
+        "phase 'p': source 's0' share 0.9000 -> 0.5000 (max_epochs)",
+        "phase 'p': source 's1' share 0.1000 -> 0.3000 (re-balanced after other constraints)",
+        "phase 'p': source 's2' share 0.0000 -> 0.2000 (re-balanced after other constraints)",
+    ]
