@@ -52,6 +52,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/mixing/test_mixing_planner.py",
             "tests/mixing/test_mixing_properties.py",
             "tests/mixing/test_mixing_mutation_guards.py",
+            "tests/mixing/test_mixing_solve_branches.py",
         ],
     ),
     "dedup": (
