@@ -53,6 +53,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/mixing/test_mixing_properties.py",
             "tests/mixing/test_mixing_mutation_guards.py",
             "tests/mixing/test_mixing_solve_branches.py",
+            "tests/mixing/test_mixing_greedy_branches.py",
         ],
     ),
     "dedup": (

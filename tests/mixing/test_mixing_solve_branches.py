@@ -292,3 +292,35 @@ def test_largest_remainder_reserve_gives_the_masked_rows_their_units_first():
     np.testing.assert_array_equal(
         largest_remainder(quotas, 4, reserve_mask=np.array([True, False, False]), reserve_total=2), [2, 1, 1]
     )
+
+
+# --- fresh sample, seed 1206 (survivors of the first run) -----------------------------------------
+
+
+def test_a_general_share_within_the_tolerance_of_the_floor_meets_it():
+    # floor 0.5: a share 1e-9 under it is float noise and accepted as is; 2e-9 under is a miss
+    p = _problem([0.5 - 1e-9, 0.5 + 1e-9], [1000, 1000], general=[True, False])
+    p.min_general_share = 0.5
+    solve_phase(p)
+    assert p.changes == []
+    p = _problem([0.5 - 2e-9, 0.5 + 2e-9], [1000, 1000], general=[True, False])
+    p.min_general_share = 0.5
+    assert "min_general_share 0.5: the general domains get 0.5000 of the phase" in _error(p)
+
+
+def test_largest_remainder_ties_among_many_sources_go_to_the_lowest_indices():
+    # 21 sources tie at remainder 0.5 for 13 units: the first 13 of them (a plain quicksort of
+    # more than 16 keys would not keep that order)
+    quotas = np.array([0.5] * 10 + [0.25] * 10 + [0.5] * 11)
+    expected = np.zeros(31, dtype=np.int64)
+    expected[:10] = 1
+    expected[20:23] = 1
+    np.testing.assert_array_equal(largest_remainder(quotas, 13), expected)
+
+
+def test_largest_remainder_reserve_of_tiny_quotas_still_gets_its_unit():
+    # two reserved rows of 6e-10 each (sum just over the 1e-9 tolerance, so the reserve is 1 unit)
+    # take the leftover unit ahead of the third row's much larger remainder
+    quotas = np.array([6e-10, 6e-10, 3 - 1.2e-9])
+    got = largest_remainder(quotas, 3, reserve_mask=np.array([True, True, False]), reserve_total=1)
+    np.testing.assert_array_equal(got, [1, 0, 2])
