@@ -9,7 +9,7 @@ users read them to fix their configs.
 import numpy as np
 import pytest
 
-from mixing.apportion import largest_remainder
+from mixing.apportion import effective_tokens, largest_remainder
 from mixing.solve import PhaseProblem, solve_phase, water_fill
 
 
@@ -324,3 +324,41 @@ def test_largest_remainder_reserve_of_tiny_quotas_still_gets_its_unit():
     quotas = np.array([6e-10, 6e-10, 3 - 1.2e-9])
     got = largest_remainder(quotas, 3, reserve_mask=np.array([True, True, False]), reserve_total=1)
     np.testing.assert_array_equal(got, [1, 0, 2])
+
+
+# --- largest_remainder / effective_tokens, read after a full run over apportion.py's mutants -------
+
+
+def test_largest_remainder_rescales_drifted_quotas_to_the_total():
+    # quotas summing to 0.5 for a total of 2 are read as shares: 0.4 and 1.6
+    np.testing.assert_array_equal(largest_remainder(np.array([0.1, 0.4]), 2), [0, 2])
+    np.testing.assert_array_equal(largest_remainder(np.zeros(3), 0), [0, 0, 0])
+
+
+def test_largest_remainder_reserve_is_off_by_default_and_a_row_gets_at_most_one_extra_unit():
+    np.testing.assert_array_equal(
+        largest_remainder(np.array([0.4, 1.6, 2.0]), 4, reserve_mask=np.array([True, False, False])),
+        [0, 2, 2],
+    )
+    # the reserved row takes its unit first; the next unit goes to another row, not to it again
+    got = largest_remainder(
+        np.array([0.8, 0.6, 0.6]), 2, reserve_mask=np.array([True, False, False]), reserve_total=1
+    )
+    np.testing.assert_array_equal(got, [1, 1, 0])
+
+
+def test_largest_remainder_negative_quotas_beyond_float_noise_and_no_room_fail_loudly():
+    np.testing.assert_array_equal(largest_remainder(np.array([-1e-9, 2.0 + 1e-9]), 2), [0, 2])
+    with pytest.raises(AssertionError) as err:
+        largest_remainder(np.array([-0.5, 2.5]), 2)
+    assert str(err.value) == "negative quota"
+    with pytest.raises(AssertionError) as err:
+        largest_remainder(np.array([2.0, 2.0]), 4, caps=np.array([1, 1]))
+    assert str(err.value) == "not enough room under the caps to round"
+
+
+def test_effective_tokens_of_a_partial_second_epoch():
+    # D = 1.5 U: R = 0.5 repeated epochs, D' = U + U R* (1 - exp(-R / R*))
+    unique = 1e6
+    got = effective_tokens(np.array([1.5e6]), np.array([unique]))
+    np.testing.assert_allclose(got, unique + unique * 15.4 * (1 - np.exp(-0.5 / 15.4)))
