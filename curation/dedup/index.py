@@ -56,7 +56,10 @@ from curation.link_tree import link_tree
 FORMAT = "midtrain.dedup_index"
 VERSION = 1
 INDEX_DIR = "dedup_index"
-_CHUNK_RECORDS = 1 << 21  # signatures of one band merged at a time (~130 MB at 8 x 64-bit hashes)
+# signatures of one band merged at a time: the merge holds a few copies of them (read, kept, packed,
+# joined, sorted): at 8 x 64-bit hashes the band step measured at most ~95 MB over its start, the same
+# for 2M and 4M records a band (it grew 0.3 GB per million records when one range held a whole band)
+_CHUNK_RECORDS = 1 << 18
 EXACT_HASH = "xxh64(casefold, whitespace runs -> one space)"  # curation.dedup.signature.exact_hash
 
 
@@ -169,7 +172,7 @@ class DedupIndexWriter(PipelineStep):
 
         Each task's signature file is already sorted (``DedupSignature._sort_buckets``), so the
         band is cut into ranges of the first hash (uniform: MinHash values are) and each range is
-        read from every file by binary search on a memory map, filtered, merged and appended:
+        read from every file after a binary search in it, filtered, merged and appended:
         equal tuples share their first hash, so they always meet in one range.
         """
         from curation.dedup.signature import _record_dtype
@@ -178,40 +181,69 @@ class DedupIndexWriter(PipelineStep):
         dtype = _record_dtype(cfg)
         # an index record is a signature record without its document id
         packed = np.dtype([(f"h{i}", dtype[f"h{i}"]) for i in range(cfg.hashes_per_bucket)])
-        files = []
+        files = []  # (task, path, open file, records)
         for r in range(self.num_ranks):
             path = Path(self.dedup_dir) / "sigs" / f"bucket_{band:03d}" / f"{r:05d}.minhash.sig"
             if path.is_file() and path.stat().st_size:
-                files.append((r, np.memmap(path, dtype=dtype, mode="r")))
-        total = sum(m.size for _, m in files)
-        chunks = max(1, -(-total // _CHUNK_RECORDS))
-        top = float(np.iinfo(dtype["h0"]).max) + 1.0
-        edges = [int(top * i / chunks) for i in range(chunks)] + [None]
+                files.append((r, path, open(path, "rb"), path.stat().st_size // dtype.itemsize))  # noqa: SIM115 (closed below)
+        try:
+            total = sum(n for _, _, _, n in files)
+            chunks = max(1, -(-total // _CHUNK_RECORDS))
+            # ranges cut up to the band's largest first hash, not the dtype's: 64-bit MinHash values
+            # are below 2**61 (datatrove's Mersenne prime), so cuts over 0..2**64 put every record
+            # in the first eighth of the ranges and one range would hold 8x the records it should
+            top = max((_first_hash(f, n - 1, dtype) for _, _, f, n in files), default=0) + 1
+            edges = [top * i // chunks for i in range(chunks)]
+            # where each range starts in each file; the last range ends at the file's end
+            starts = [[_first_at_least(f, n, dtype, e) for e in edges] + [n] for _, _, f, n in files]
+        finally:
+            for _, _, f, _ in files:
+                f.close()
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         written = 0
         with open(folder / f"{self.work_hash}.minhash.index", "wb") as f:
-            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            for c in range(chunks):
                 parts = [np.empty(0, packed)]
-                for r, records in files:
-                    a = int(np.searchsorted(records["h0"], lo, side="left")) if lo else 0
-                    b = (
-                        int(np.searchsorted(records["h0"], hi, side="left"))
-                        if hi is not None
-                        else records.size
+                for (r, path, _, _), at in zip(files, starts, strict=True):
+                    # read, not mapped: a memory map's pages stay in the worker's RSS, which then
+                    # grows with the band's whole size instead of one range
+                    chunk = np.fromfile(
+                        path, dtype=dtype, count=at[c + 1] - at[c], offset=at[c] * dtype.itemsize
                     )
-                    chunk = records[a:b]
                     chunk = chunk[kept[r][chunk["doc"]]]
                     part = np.empty(chunk.size, packed)
                     for name in packed.names:
                         part[name] = chunk[name]
                     parts.append(part)
+                    del chunk
                 # structured arrays sort field by field: the tuple order datatrove's readers check
                 unique = np.unique(np.concatenate(parts))
+                del parts
                 unique.tofile(f)
                 written += unique.size
         self.stat_update(f"band_{band:03d}_signatures", value=written)
+
+
+def _first_hash(f, i: int, dtype: np.dtype) -> int:
+    """The first hash of record ``i`` of an open signature file, read alone."""
+    h0, at = dtype.fields["h0"][:2]
+    return int(np.frombuffer(os.pread(f.fileno(), h0.itemsize, i * dtype.itemsize + at), h0)[0])
+
+
+def _first_at_least(f, n: int, dtype: np.dtype, value: int) -> int:
+    """``np.searchsorted(records["h0"], value, side="left")`` over the ``n`` sorted records of an
+    open signature file, bisecting record by record: a few dozen small reads, where a memory map
+    would leave the pages it touched in the worker's RSS (and numpy would copy the strided column)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _first_hash(f, mid, dtype) < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _replace_link(src: Path, dst: Path) -> None:
