@@ -109,25 +109,32 @@ def measure(config: dict, out: Path) -> dict:
     return {**peak, "cpu_s": sum(cpu.values()), "wall_s": time.perf_counter() - start}
 
 
-def plot(rows: list[dict], path: Path) -> None:
+# the palette of the curation report's plots (curation/funnel.py: kept, dropped, not run, alarm)
+BLUE, ORANGE, GREY, RED = "#4c72b0", "#dd8452", "#8c8c8c", "#c44e52"
+
+
+def fit(rows: list[dict]) -> tuple[float, float]:
+    """Least-squares ``CPU s = fixed + per_doc * docs``: linear cost is a straight per-document part."""
+    docs, cpu = [r["docs"] for r in rows], [r["cpu_s"] for r in rows]
+    n, sx, sy = len(docs), sum(docs), sum(cpu)
+    sxx, sxy = sum(d * d for d in docs), sum(d * c for d, c in zip(docs, cpu, strict=True))
+    per_doc = (n * sxy - sx * sy) / (n * sxx - sx * sx) if n > 1 else sy / sx
+    return (sy - per_doc * sx) / n, per_doc
+
+
+def plot(rows: list[dict], path: Path, compare: list[dict] | None = None, compare_label: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     docs = [r["docs"] for r in rows]
-    fig, (cost, rate) = plt.subplots(1, 2, figsize=(11, 4.2))
-    # left: total CPU seconds against documents, log-log, with the linear fit (slope 1 = linear cost)
-    cost.plot(
-        docs, [r["cpu_s"] for r in rows], "o-", color="tab:blue", label="measured CPU s (driver + workers)"
-    )
-    # fixed + per-document fit (least squares): linear cost is a straight per-document part
-    n, sx, sy = len(docs), sum(docs), sum(r["cpu_s"] for r in rows)
-    sxx, sxy = sum(d * d for d in docs), sum(d * r["cpu_s"] for d, r in zip(docs, rows, strict=True))
-    per_doc = (n * sxy - sx * sy) / (n * sxx - sx * sx) if n > 1 else sy / sx
-    fixed = (sy - per_doc * sx) / n
+    fig, (cost, rate, mem) = plt.subplots(1, 3, figsize=(15, 4.4))
+    # left: total CPU seconds against documents, log-log, with the fixed + per-document fit
+    cost.plot(docs, [r["cpu_s"] for r in rows], "o-", color=BLUE, label="measured CPU s (driver + workers)")
+    fixed, per_doc = fit(rows)
     grid = [docs[0] * (docs[-1] / docs[0]) ** (i / 20) for i in range(21)]
-    cost.plot(grid, [fixed + per_doc * d for d in grid], ":", color="gray",
+    cost.plot(grid, [fixed + per_doc * d for d in grid], ":", color=GREY,
               label=f"fit: {fixed:.0f} s fixed + {per_doc * 1e3:.2f} ms/doc")  # fmt: skip
     cost.set_xscale("log")
     cost.set_yscale("log")
@@ -135,22 +142,33 @@ def plot(rows: list[dict], path: Path) -> None:
     cost.set_ylabel("CPU seconds (all processes)")
     cost.set_title("total cost")
     cost.legend(fontsize=8)
-    # right: rate per core and memory per worker
-    rate.plot(docs, [r["docs_per_cpu_s"] for r in rows], "o-", color="tab:blue", label="docs/s per core")
-    rate.set_xscale("log")
-    rate.set_xlabel("documents")
-    rate.set_ylabel("docs/s per core (per CPU-second)", color="tab:blue")
-    rate.set_ylim(0, 1.3 * max(r["docs_per_cpu_s"] for r in rows))
+    # middle: rate per CPU-second; MB/s is the same curve times the mean document size, so it is
+    # written at each point rather than drawn as a second, overlapping line
+    rate.plot(docs, [r["docs_per_cpu_s"] for r in rows], "o-", color=BLUE, label="docs/s per core")
     for r in rows:
-        rate.annotate(f"{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]), textcoords="offset points",
-                      xytext=(0, -14), ha="center", fontsize=8, color="tab:blue")  # fmt: skip
-    mem = rate.twinx()
-    mem.plot(docs, [r["worker_mib"] for r in rows], "s--", color="tab:red", label="peak RSS per worker")
-    mem.plot(docs, [r["driver_mib"] for r in rows], "^:", color="tab:orange", label="peak RSS, driver")
+        rate.annotate(f"{r['docs_per_cpu_s']:.0f} docs/s\n{r['mb_per_cpu_s']:.2f} MB/s", (r["docs"], r["docs_per_cpu_s"]),
+                      textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8, color=BLUE)  # fmt: skip
+    rate.set_xscale("log")
+    rate.set_xlim(docs[0] / 2.5, docs[-1] * 2.5)
+    rate.set_xlabel("documents")
+    rate.set_ylabel("docs/s per core (per CPU-second)")
+    rate.set_ylim(0, 1.35 * max(r["docs_per_cpu_s"] for r in rows))
+    rate.legend(loc="lower right", fontsize=8)
+    rate.set_title("rate per core (docs/s; MB of text/s written)")
+    # right: peak RSS per worker and of the driver (and an earlier run's workers, to compare)
+    mem.plot(docs, [r["worker_mib"] for r in rows], "s-", color=RED, label="peak RSS per worker")
+    mem.plot(docs, [r["driver_mib"] for r in rows], "^:", color=ORANGE, label="peak RSS, driver")
+    top = max(max(r["worker_mib"], r["driver_mib"]) for r in rows)
+    if compare:
+        mem.plot([r["docs"] for r in compare], [r["worker_mib"] for r in compare], "s--", color=GREY,
+                 mfc="none", label=f"peak RSS per worker, {compare_label}")  # fmt: skip
+        top = max(top, max(r["worker_mib"] for r in compare))
+    mem.set_xscale("log")
+    mem.set_xlabel("documents")
     mem.set_ylabel("peak RSS (MiB)")
-    mem.set_ylim(0, 1.3 * max(max(r["worker_mib"], r["driver_mib"]) for r in rows))
+    mem.set_ylim(0, 1.2 * top)
     mem.legend(loc="lower right", fontsize=8)
-    rate.set_title("rate per core and memory")
+    mem.set_title("memory (VmHWM)")
     fig.suptitle("midtrain curation cost curve (standard pipeline, tasks 2, workers 2, real text)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -168,7 +186,16 @@ def main() -> None:
         default=[],
         help="rows measured by earlier runs (their JSON), plotted with these",
     )
+    parser.add_argument(
+        "--compare", type=Path, help="an earlier run's JSON: its per-worker peaks, drawn grey"
+    )
+    parser.add_argument("--compare-label", default="earlier run", help="legend text of --compare")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out's JSON and exit")
     args = parser.parse_args()
+    compare = json.loads(args.compare.read_text()) if args.compare else None
+    if args.plot_only:
+        plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
+        return
     earlier = [row for path in args.add for row in json.loads(path.read_text())]
     if not (args.data / "gsm8k_train.jsonl").is_file():
         raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
@@ -203,7 +230,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         everything = sorted(earlier + rows, key=lambda r: r["docs"])
         args.out.write_text(json.dumps(everything, indent=2))
-        plot(everything, args.out.with_suffix(".png"))
+        plot(everything, args.out.with_suffix(".png"), compare, args.compare_label)
         shutil.rmtree(work / f"out{mb}", ignore_errors=True)
         shutil.rmtree(work / f"src{mb}", ignore_errors=True)
         shutil.rmtree(work / f"sub{mb}", ignore_errors=True)

@@ -1,0 +1,170 @@
+"""What a filter-stage worker's memory is made of, as it works through a growing number of documents.
+
+Runs the curation's own ``decont_index`` and ``filter`` stages (``curation.pipeline.build_stages``,
+the standard pipeline of ``bench_curation_cost_curve.py``) in this one process, ``tasks: 1``, on a
+real-text corpus from ``bench/curation_real_corpus.py``, with a pass-through probe after the
+MinHash signature step. Every ``--every`` documents the probe records the process's RSS and the
+entries and estimated MiB of each capped per-process cache (word tokenizer chunks, Gopher word
+flags, cleanliness word flags) next to its cap; ``--tracemalloc`` also records the Python
+allocations that grew most between the first and last snapshot (file:line), which names what
+grows with the document count when the caches have stopped growing.
+
+    nice -n 10 .venv/bin/python bench/curation_worker_memory.py --mb 50 --every 10000
+    nice -n 10 .venv/bin/python bench/curation_worker_memory.py --mb 10 --tracemalloc
+
+Writes ``bench/results/curation_worker_memory.json`` (``--out``) and prints one line per snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/NAME.py` from the root
+
+
+def _rss_mib(key: str = "VmRSS") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _deep_mib(cache: dict) -> float:
+    """Keys, values and the strings inside value tuples, each object counted once, plus the table."""
+    seen: set[int] = set()
+    total = sys.getsizeof(cache)
+    for k, v in cache.items():
+        for obj in (k, v, *(v if isinstance(v, tuple) else ())):
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                total += sys.getsizeof(obj)
+    return total / 2**20
+
+
+def caches() -> dict[str, tuple[dict, int]]:
+    """name -> (the cache, its cap) for every capped per-process cache the filter stage fills."""
+    from curation.dedup import cleanliness_fast as cf
+    from curation.filters import gopher_fast as gf
+    from curation.filters import word_tokenizer as wt
+
+    return {
+        "word_tokenizer chunks": (wt._CHUNK_CACHE, wt._CHUNK_CACHE_MAX),
+        "gopher word flags": (gf._WORD_FLAGS, gf._WORD_CACHE_MAX),
+        "cleanliness word flags": (cf._WORD_CACHE, cf._WORD_CACHE_MAX),
+    }
+
+
+def make_probe(every: int, snapshots: list, trace: bool):
+    from datatrove.pipeline.base import PipelineStep
+
+    class Probe(PipelineStep):
+        name = "memory probe"
+
+        def run(self, data, rank: int = 0, world_size: int = 1):
+            import tracemalloc
+
+            start = time.process_time()
+
+            def snap(n: int, end: bool = False) -> None:
+                # end: after the task's last document, when DedupSignature has written and freed its rows
+                row = {"docs": n, "end_of_task": end, "cpu_s": round(time.process_time() - start, 1), "rss_mib": round(_rss_mib(), 1),
+                       "hwm_mib": round(_rss_mib("VmHWM"), 1)}  # fmt: skip
+                for name, (cache, cap) in caches().items():
+                    row[name] = {"entries": len(cache), "cap": cap, "mib": round(_deep_mib(cache), 1)}
+                if trace:
+                    row["_snapshot"] = tracemalloc.take_snapshot()
+                snapshots.append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "_snapshot"}), flush=True)
+
+            n = 0
+            for n, doc in enumerate(data, 1):
+                yield doc
+                if n % every == 0:
+                    snap(n)
+            snap(n, end=True)
+
+    return Probe()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=float, default=50.0, help="corpus size (MB of text)")
+    parser.add_argument("--every", type=int, default=10_000, help="documents between snapshots")
+    parser.add_argument("--tracemalloc", action="store_true", help="also name the allocations that grow")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "curation_worker_memory.json"
+    )
+    args = parser.parse_args()
+    if not (args.data / "gsm8k_train.jsonl").is_file():
+        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    import warnings
+
+    from datatrove.executor import LocalPipelineExecutor
+
+    from bench.bench_curation_throughput import curation_config
+    from bench.curation_real_corpus import build_sources
+    from curation import CurationConfig
+    from curation.pipeline import build_stages
+
+    work = Path(tempfile.mkdtemp(prefix="bench_wmem_"))
+    eval_gsm8k = work / "gsm8k_eval.jsonl"
+    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    sources = build_sources(args.data, work / "src", target_mb=args.mb)
+    config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
+    snapshots: list[dict] = []
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(1)
+    rss_start = _rss_mib()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, pipeline, _ in build_stages(config, work / "out", work / "out" / "work"):
+            if name == "filter":
+                at = next(i for i, s in enumerate(pipeline) if type(s).__name__ == "DedupSignature")
+                pipeline.insert(at + 1, make_probe(args.every, snapshots, args.tracemalloc))
+            # tasks 1, workers 1: datatrove runs the task in this process, where the probe can see it
+            LocalPipelineExecutor(pipeline, tasks=1, workers=1, logging_dir=str(work / "logs" / name)).run()
+            if name == "filter":
+                break
+    rss_end = _rss_mib()
+    grown = []
+    during = [s for s in snapshots if not s["end_of_task"]]
+    if args.tracemalloc and len(during) > 1:
+        # the last snapshot taken while documents still flowed: the task's per-document state is alive
+        diff = during[-1]["_snapshot"].compare_to(during[0]["_snapshot"], "lineno")
+        grown = [
+            {
+                "where": str(d.traceback),
+                "grew_mib": round(d.size_diff / 2**20, 2),
+                "mib": round(d.size / 2**20, 2),
+            }
+            for d in diff[:12]
+        ]
+        for g in grown:
+            print(f"grew {g['grew_mib']:8.2f} MiB (now {g['mib']:.2f}) at {g['where']}")
+    result = {
+        "mb": args.mb,
+        "rss_before_mib": round(rss_start, 1),
+        "rss_after_filter_stage_mib": round(rss_end, 1),  # after the task's final writes (docs/, sorted sigs)
+        "tracemalloc": args.tracemalloc,
+        "snapshots": [{k: v for k, v in s.items() if k != "_snapshot"} for s in snapshots],
+        "grown_between_first_and_last_snapshot_in_task": grown,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
