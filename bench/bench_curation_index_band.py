@@ -2,7 +2,8 @@
 
 The ``dedup_index`` stage writes each MinHash band's kept signatures, sorted and unique, one band
 per task. This builds two sorted signature files (two filter-stage tasks) of ``--records`` in all,
-with first hashes below 2**61 as MinHash values are and 5 % repeated first hashes, keeps 90 % of
+with hashes distributed as MinHash values are (the least of 20-2,000 n-gram hashes below
+2**61, so most lie near 0) and 5 % repeated first hashes, keeps 90 % of
 the documents, and runs the band step of this tree and of ``--baseline`` (its
 ``curation/dedup/index.py`` read from git) each in a fresh process: peak RSS over the process's
 start (VmHWM), CPU seconds, the ratio, and whether the two index files are byte-identical.
@@ -56,8 +57,11 @@ def make_band(work: Path, records: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for r in range(2):
         recs = np.zeros(n, dtype)
+        # a MinHash value is the least of a document's n-gram hashes (uniform below the Mersenne
+        # prime 2**61 - 1): for k n-grams it is (2**61 - 1) * Beta(1, k), mostly near 0
+        ngrams = rng.integers(20, 2000, n)
         for name in dtype.names[:-1]:
-            recs[name] = rng.integers(0, 2**61 - 1, n, dtype=np.uint64)  # below datatrove's Mersenne prime
+            recs[name] = (rng.beta(1, ngrams) * (2**61 - 1)).astype(np.uint64)
         recs["h0"][: n // 20] = recs["h0"][n // 20 : n // 10]  # documents sharing a first hash
         recs["doc"] = rng.permutation(n)
         recs.sort(order=dtype.names)

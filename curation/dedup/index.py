@@ -57,8 +57,8 @@ FORMAT = "midtrain.dedup_index"
 VERSION = 1
 INDEX_DIR = "dedup_index"
 # signatures of one band merged at a time: the merge holds a few copies of them (read, kept, packed,
-# joined, sorted): at 8 x 64-bit hashes the band step measured at most ~95 MB over its start, the same
-# for 2M and 4M records a band (it grew 0.3 GB per million records when one range held a whole band)
+# joined, sorted); at 8 x 64-bit hashes the band step peaks ~100 MB over its start for 1M-8M records
+# a band (bench/bench_curation_index_band.py; 0.3 GB per million records when one range held it all)
 _CHUNK_RECORDS = 1 << 18
 EXACT_HASH = "xxh64(casefold, whitespace runs -> one space)"  # curation.dedup.signature.exact_hash
 
@@ -171,9 +171,12 @@ class DedupIndexWriter(PipelineStep):
         """The band's kept signatures, sorted and unique, in bounded memory.
 
         Each task's signature file is already sorted (``DedupSignature._sort_buckets``), so the
-        band is cut into ranges of the first hash (uniform: MinHash values are) and each range is
-        read from every file after a binary search in it, filtered, merged and appended:
-        equal tuples share their first hash, so they always meet in one range.
+        band is cut into ranges of the first hash at its quantiles and each range is read from
+        every file after a binary search in it, filtered, merged and appended: equal tuples share
+        their first hash, so they always meet in one range. The quantiles come from the first
+        hashes at evenly spaced records of every file (sorted: those are its quantiles); MinHash
+        values are minima over a document's n-grams, far from uniform (most lie near 0), so cuts
+        evenly spaced over the hash range would put most of a band in the first range.
         """
         from curation.dedup.signature import _record_dtype
 
@@ -187,13 +190,11 @@ class DedupIndexWriter(PipelineStep):
             if path.is_file() and path.stat().st_size:
                 files.append((r, path, open(path, "rb"), path.stat().st_size // dtype.itemsize))  # noqa: SIM115 (closed below)
         try:
-            total = sum(n for _, _, _, n in files)
-            chunks = max(1, -(-total // _CHUNK_RECORDS))
-            # ranges cut up to the band's largest first hash, not the dtype's: 64-bit MinHash values
-            # are below 2**61 (datatrove's Mersenne prime), so cuts over 0..2**64 put every record
-            # in the first eighth of the ranges and one range would hold 8x the records it should
-            top = max((_first_hash(f, n - 1, dtype) for _, _, f, n in files), default=0) + 1
-            edges = [top * i // chunks for i in range(chunks)]
+            # one sample per `step` records of each file: every 16th sample of them all, sorted,
+            # starts a range of ~_CHUNK_RECORDS records
+            step = max(1, _CHUNK_RECORDS // 16)
+            samples = sorted(_first_hash(f, i, dtype) for _, _, f, n in files for i in range(0, n, step))
+            edges = [0] + samples[16::16]
             # where each range starts in each file; the last range ends at the file's end
             starts = [[_first_at_least(f, n, dtype, e) for e in edges] + [n] for _, _, f, n in files]
         finally:
@@ -204,7 +205,7 @@ class DedupIndexWriter(PipelineStep):
         folder.mkdir(parents=True)
         written = 0
         with open(folder / f"{self.work_hash}.minhash.index", "wb") as f:
-            for c in range(chunks):
+            for c in range(len(edges)):
                 parts = [np.empty(0, packed)]
                 for (r, path, _, _), at in zip(files, starts, strict=True):
                     # read, not mapped: a memory map's pages stay in the worker's RSS, which then
