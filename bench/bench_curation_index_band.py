@@ -2,11 +2,11 @@
 
 The ``dedup_index`` stage writes each MinHash band's kept signatures, sorted and unique, one band
 per task. This builds two sorted signature files (two filter-stage tasks) of ``--records`` in all,
-with hashes distributed as MinHash values are (the least of 20-2,000 n-gram hashes below
-2**61, so most lie near 0) and 5 % repeated first hashes, keeps 90 % of
-the documents, and runs the band step of this tree and of ``--baseline`` (its
-``curation/dedup/index.py`` read from git) each in a fresh process: peak RSS over the process's
-start (VmHWM), CPU seconds, the ratio, and whether the two index files are byte-identical.
+with hashes distributed as MinHash values are (the least of 20-2,000 n-gram hashes below 2**61,
+so most lie near 0) and 5 % repeated first hashes, keeps 90 % of the documents, and runs the band
+step of this tree and of ``--baseline`` (its ``curation/dedup/index.py`` read from git) each in a
+fresh process: peak RSS over the process's start (VmHWM), CPU seconds, the ratio, and whether the
+two index files are byte-identical.
 
     nice -n 10 .venv/bin/python bench/bench_curation_index_band.py --records 1000000 4000000
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/NAME.py` from the root
-BASELINE = "080f954"  # before the band step cut its ranges up to the largest first hash
+BASELINE = "080f954"  # before the band step's two fixes (9eba79a, fd03bb4)
 
 CHILD = r"""
 import importlib.util, json, sys, time

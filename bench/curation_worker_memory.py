@@ -12,7 +12,7 @@ grows with the document count when the caches have stopped growing.
     nice -n 10 .venv/bin/python bench/curation_worker_memory.py --mb 50 --every 10000
     nice -n 10 .venv/bin/python bench/curation_worker_memory.py --mb 10 --tracemalloc
 
-Writes ``bench/results/curation_worker_memory.json`` (``--out``) and prints one line per snapshot.
+Writes ``bench/results/curation_worker_memory.{json,png}`` (``--out``) and prints one line per snapshot.
 """
 
 from __future__ import annotations
@@ -92,6 +92,51 @@ def make_probe(every: int, snapshots: list, trace: bool):
     return Probe()
 
 
+def plot(result: dict, path: Path, compare: dict | None = None, compare_label: str = "") -> None:
+    """RSS, the caches' estimated MiB, and RSS less the caches, against documents."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # the palette of the curation report's plots (curation/funnel.py)
+    blue, orange, grey, red = "#4c72b0", "#dd8452", "#8c8c8c", "#c44e52"
+
+    def series(res: dict):
+        snaps = [s for s in res["snapshots"] if not s["end_of_task"]]
+        docs = [s["docs"] for s in snaps]
+        cache = [sum(v["mib"] for v in s.values() if isinstance(v, dict)) for s in snaps]
+        return docs, [s["rss_mib"] for s in snaps], cache
+
+    fig, (ax, grow) = plt.subplots(1, 2, figsize=(13, 4.4))
+    docs, rss, cache = series(result)
+    rest = [r - c for r, c in zip(rss, cache, strict=True)]
+    ax.plot(docs, rss, "s-", color=red, label="RSS of the process")
+    ax.plot(docs, rest, "o-", color=blue, label="RSS less the caches")
+    ax.plot(docs, cache, "^-", color=orange, label="capped caches (estimated MiB)")
+    ax.set_xlabel("documents through the filter stage (one process, tasks 1)")
+    ax.set_ylabel("MiB")
+    ax.set_ylim(0, 1.15 * max(rss))
+    ax.legend(fontsize=8, loc="center right")
+    ax.set_title("what the worker holds")
+    # right: growth since the first snapshot (the level depends on the corpus built beforehand)
+    grow.plot(docs, [r - rest[0] for r in rest], "o-", color=blue, label="RSS less the caches")
+    grow.plot(docs, [c - cache[0] for c in cache], "^-", color=orange, label="capped caches")
+    if compare:
+        cdocs, crss, ccache = series(compare)
+        crest = [r - c for r, c in zip(crss, ccache, strict=True)]
+        grow.plot(cdocs, [r - crest[0] for r in crest], "o--", color=grey, mfc="none",
+                  label=f"RSS less the caches, {compare_label}")  # fmt: skip
+    grow.axhline(0, color=grey, lw=0.5)
+    grow.set_xlabel("documents through the filter stage (one process, tasks 1)")
+    grow.set_ylabel("MiB grown since the first snapshot")
+    grow.legend(fontsize=8, loc="upper left")
+    grow.set_title("growth")
+    fig.suptitle("filter-stage worker memory as documents flow (real text)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=50.0, help="corpus size (MB of text)")
@@ -101,7 +146,14 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "curation_worker_memory.json"
     )
+    parser.add_argument("--compare", type=Path, help="an earlier result's JSON, drawn grey on the PNG")
+    parser.add_argument("--compare-label", default="earlier run", help="legend text of --compare")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG of --out's JSON and exit")
     args = parser.parse_args()
+    compare = json.loads(args.compare.read_text()) if args.compare else None
+    if args.plot_only:
+        plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
+        return
     if not (args.data / "gsm8k_train.jsonl").is_file():
         raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
     import warnings
@@ -160,6 +212,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    plot(result, args.out.with_suffix(".png"), compare, args.compare_label)
     print(f"wrote {args.out}")
     import shutil
 
