@@ -22,7 +22,19 @@ def link_tree(src: Path, dst: Path) -> None:
         if path.is_file():
             target = dst / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
+            _link_or_copy(path, target)
+
+
+def link_file(src: Path, dst: Path) -> None:
+    """Replace ``dst`` with a hard link (a copy across filesystems) to ``src``, atomically."""
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    _link_or_copy(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)

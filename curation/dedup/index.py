@@ -41,6 +41,7 @@ both sides.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import os
@@ -51,7 +52,7 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curation.link_tree import link_tree
+from curation.link_tree import link_file, link_tree
 
 FORMAT = "midtrain.dedup_index"
 VERSION = 1
@@ -150,7 +151,7 @@ class DedupIndexWriter(PipelineStep):
             work.mkdir(parents=True, exist_ok=True)
             np.save(work / "exact.npy", exact.astype("<u8"))
             out.mkdir(parents=True, exist_ok=True)
-            _replace_link(work / "exact.npy", out / "exact.npy")
+            link_file(work / "exact.npy", out / "exact.npy")
             manifest = {
                 "format": FORMAT,
                 "version": VERSION,
@@ -235,23 +236,7 @@ def _first_hash(f, i: int, dtype: np.dtype) -> int:
 
 def _first_at_least(f, n: int, dtype: np.dtype, value: int) -> int:
     """``np.searchsorted(records["h0"], value, side="left")`` over the ``n`` sorted records of an
-    open signature file, bisecting record by record: a few dozen small reads, where a memory map
-    would leave the pages it touched in the worker's RSS (and numpy would copy the strided column)."""
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _first_hash(f, mid, dtype) < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _replace_link(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+    open signature file, reading one first hash per bisection step: a few dozen small reads, where
+    a memory map would leave the pages it touched in the worker's RSS (and numpy would copy the
+    strided column)."""
+    return bisect.bisect_left(range(n), value, key=lambda i: _first_hash(f, i, dtype))

@@ -6,74 +6,25 @@ pair deduplicated as usual, and A's output folder left byte-identical. Skips whe
 ``../shared/data`` is absent.
 """
 
-import gzip
-import hashlib
 import json
 import random
-import warnings
-from pathlib import Path
 
 import pytest
-
-from curation import CurationConfig, run_curation
-from curation.real_sets import find_shared_data, real_documents
-
-DATA = find_shared_data()
-pytestmark = pytest.mark.skipif(
-    DATA is None, reason="../shared/data (real public sets) is not beside this checkout"
+from against_runs import (
+    DATA,
+    against_config,
+    curate,
+    folder_hash,
+    near_copy,
+    needs_data,
+    records,
+    write_source,
 )
 
+from curation import run_curation
+from curation.real_sets import real_documents
 
-def _write(path: Path, docs: list[dict]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    return str(path)
-
-
-def _config(sources: dict[str, str], **dedup) -> CurationConfig:
-    return CurationConfig.model_validate(
-        {
-            "sources": [
-                {"name": name, "path": path, "domain": "math" if name.startswith("gsm") else "general"}
-                for name, path in sources.items()
-            ],
-            "dedup": dedup,
-            "heldout": {"fraction": None, "max_docs": None},
-            "executor": {"tasks": 1, "workers": 1},
-        }
-    )
-
-
-def _curate(config: CurationConfig, out: Path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_curation(config, out)
-
-
-def _records(folder: Path) -> dict[str, dict]:
-    out = {}
-    for shard in sorted(folder.rglob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                out[record["id"]] = record
-    return out
-
-
-def _folder_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _near_copy(text: str, rng: random.Random) -> str:
-    """Three words of a long article replaced: Jaccard of the 5-gram sets stays above 0.95."""
-    words = text.split(" ")
-    at = rng.randrange(len(words) - 3)
-    words[at : at + 3] = ["planted", "edit", "here"]
-    return " ".join(words)
+pytestmark = needs_data
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +33,16 @@ def runs(tmp_path_factory):
     sets = real_documents(DATA)
     gsm, wiki = sets["gsm8k"], [d for d in sets["wikitext"] if len(d["text"].split()) > 400]
     a_sources = {
-        "gsm": _write(root / "a" / "gsm.jsonl", gsm[:400]),
-        "wiki": _write(root / "a" / "wiki.jsonl", wiki[:30]),
+        "gsm": write_source(root / "a" / "gsm.jsonl", gsm[:400]),
+        "wiki": write_source(root / "a" / "wiki.jsonl", wiki[:30]),
     }
     a_out = root / "A_out"
-    _curate(_config(a_sources), a_out)
-    kept_a = _records(a_out / "curated")
+    curate(against_config(a_sources), a_out)
+    kept_a = records(a_out / "curated")
     rng = random.Random(0)
     exact = [dict(kept_a[d["id"]], id=f"exact-{d['id']}") for d in gsm[:400:20] if d["id"] in kept_a]
     near = [
-        {"id": f"near-{d['id']}", "text": _near_copy(kept_a[d["id"]]["text"], rng)}
+        {"id": f"near-{d['id']}", "text": near_copy(kept_a[d["id"]]["text"], rng)}
         for d in wiki[:30:2]
         if d["id"] in kept_a
     ]
@@ -99,21 +50,21 @@ def runs(tmp_path_factory):
     own_pair = [dict(new[0], id="own-copy-of-new-0")]  # B's own exact duplicate, not A's
     planted = {d["id"] for d in exact + near}
     b_sources = {
-        "gsm_b": _write(
+        "gsm_b": write_source(
             root / "b" / "gsm_b.jsonl", [{"id": d["id"], "text": d["text"]} for d in exact + new + own_pair]
         ),
-        "wiki_b": _write(root / "b" / "wiki_b.jsonl", near),
+        "wiki_b": write_source(root / "b" / "wiki_b.jsonl", near),
     }
-    before = _folder_hash(a_out)
+    before = folder_hash(a_out)
     b_out = root / "B_out"
-    result = _curate(_config(b_sources, against=str(a_out)), b_out)
+    result = curate(against_config(b_sources, against=str(a_out)), b_out)
     return {
         "a_out": a_out,
         "b_out": b_out,
         "b_sources": b_sources,
         "result": result,
         "before": before,
-        "after": _folder_hash(a_out),
+        "after": folder_hash(a_out),
         "planted": planted,
         "exact": exact,
         "near": near,
@@ -132,7 +83,7 @@ def test_a_saved_a_versioned_index_of_its_kept_documents(runs):
         settings["seed"],
     ) == (5, 14, 8, 1)
     assert settings["hash_precision"] == 64 and settings["word_tokenizer"] == "fast"
-    kept = len(_records(runs["a_out"] / "curated")) + len(_records(runs["a_out"] / "heldout"))
+    kept = len(records(runs["a_out"] / "curated")) + len(records(runs["a_out"] / "heldout"))
     assert manifest["num_docs"] == kept
     bands = sorted((runs["a_out"] / "dedup_index" / "minhash").iterdir())
     assert [b.name for b in bands] == [f"bucket_{i:03d}" for i in range(14)]
@@ -142,7 +93,7 @@ def test_a_saved_a_versioned_index_of_its_kept_documents(runs):
 
 def test_duplicates_of_a_are_dropped_as_dedup_against_and_nothing_else(runs):
     assert len(runs["exact"]) >= 15 and len(runs["near"]) >= 10
-    removed = _records(runs["b_out"] / "removed")
+    removed = records(runs["b_out"] / "removed")
     against = {i for i, r in removed.items() if r["metadata"]["filter_reason"] == "dedup_against"}
     assert against == runs["planted"]
     dedup_reasons = runs["result"].funnel["steps"]
@@ -151,8 +102,8 @@ def test_duplicates_of_a_are_dropped_as_dedup_against_and_nothing_else(runs):
 
 
 def test_b_keeps_its_new_documents_and_dedups_its_own_pair(runs):
-    kept = _records(runs["b_out"] / "curated")
-    removed = _records(runs["b_out"] / "removed")
+    kept = records(runs["b_out"] / "curated")
+    removed = records(runs["b_out"] / "removed")
     new_ids = {d["id"] for d in runs["new"]}
     assert not runs["planted"] & set(kept)
     lost = {i: removed[i]["metadata"]["filter_reason"] for i in new_ids if i not in kept}
@@ -169,7 +120,7 @@ def test_a_output_is_byte_identical_after_b(runs):
 
 
 def test_incompatible_index_is_refused_naming_both_configs(runs, tmp_path):
-    config = _config(runs["b_sources"], against=str(runs["a_out"]), n_grams=3, seed=7)
+    config = against_config(runs["b_sources"], against=str(runs["a_out"]), n_grams=3, seed=7)
     with pytest.raises(ValueError) as error:
         run_curation(config, tmp_path / "out")
     message = str(error.value)
@@ -179,7 +130,7 @@ def test_incompatible_index_is_refused_naming_both_configs(runs, tmp_path):
 
 def test_missing_or_incomplete_index_is_one_line_naming_the_path(runs, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"dedup\.against: .*nowhere: no such folder"):
-        run_curation(_config(runs["b_sources"], against=str(tmp_path / "nowhere")), tmp_path / "o1")
+        run_curation(against_config(runs["b_sources"], against=str(tmp_path / "nowhere")), tmp_path / "o1")
     partial = tmp_path / "partial"
     (partial / "dedup_index").mkdir(parents=True)
     manifest = json.loads((runs["a_out"] / "dedup_index" / "manifest.json").read_text())
@@ -187,4 +138,4 @@ def test_missing_or_incomplete_index_is_one_line_naming_the_path(runs, tmp_path)
     with pytest.raises(
         FileNotFoundError, match=r"dedup_index is incomplete .*bucket_000.*run it again to completion"
     ):
-        run_curation(_config(runs["b_sources"], against=str(partial)), tmp_path / "o2")
+        run_curation(against_config(runs["b_sources"], against=str(partial)), tmp_path / "o2")

@@ -8,82 +8,34 @@ A control run of C against B alone keeps the copies of A. The refusals name ``de
 Skips when ``../shared/data`` is absent.
 """
 
-import gzip
-import hashlib
 import json
 import random
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
-
-from curation import CurationConfig, run_curation
-from curation.real_sets import find_shared_data, real_documents
-
-DATA = find_shared_data()
-pytestmark = pytest.mark.skipif(
-    DATA is None, reason="../shared/data (real public sets) is not beside this checkout"
+from against_runs import (
+    DATA,
+    against_config,
+    curate,
+    folder_hash,
+    near_copy,
+    needs_data,
+    records,
+    write_source,
 )
 
+from curation import CurationConfig, run_curation
+from curation.real_sets import real_documents
 
-def _write(path: Path, docs: list[dict]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in docs))
-    return str(path)
-
-
-def _config(sources: dict[str, str], **dedup) -> CurationConfig:
-    return CurationConfig.model_validate(
-        {
-            "sources": [
-                {"name": name, "path": path, "domain": "math" if name.startswith("gsm") else "general"}
-                for name, path in sources.items()
-            ],
-            "dedup": dedup,
-            "heldout": {"fraction": None, "max_docs": None},
-            "executor": {"tasks": 1, "workers": 1},
-        }
-    )
-
-
-def _curate(config: CurationConfig, out: Path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_curation(config, out)
-
-
-def _records(folder: Path) -> dict[str, dict]:
-    out = {}
-    for shard in sorted(folder.rglob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                out[record["id"]] = record
-    return out
-
-
-def _folder_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _near_copy(text: str, rng: random.Random) -> str:
-    """Three words of a long article replaced: Jaccard of the 5-gram sets stays above 0.95."""
-    words = text.split(" ")
-    at = rng.randrange(len(words) - 3)
-    words[at : at + 3] = ["planted", "edit", "here"]
-    return " ".join(words)
+pytestmark = needs_data
 
 
 def _copies(kept: dict, docs: list[dict], tag: str, rng: random.Random, *, near: bool) -> list[dict]:
     return [
         {
             "id": f"{tag}-{d['id']}",
-            "text": _near_copy(kept[d["id"]]["text"], rng) if near else kept[d["id"]]["text"],
+            "text": near_copy(kept[d["id"]]["text"], rng) if near else kept[d["id"]]["text"],
         }
         for d in docs
         if d["id"] in kept
@@ -97,24 +49,26 @@ def chain(tmp_path_factory):
     gsm, wiki = sets["gsm8k"], [d for d in sets["wikitext"] if len(d["text"].split()) > 400]
     rng = random.Random(0)
     a_out, b_out = root / "A_out", root / "B_out"
-    _curate(
-        _config(
+    curate(
+        against_config(
             {
-                "gsm": _write(root / "a" / "gsm.jsonl", gsm[:300]),
-                "wiki": _write(root / "a" / "wiki.jsonl", wiki[:16]),
+                "gsm": write_source(root / "a" / "gsm.jsonl", gsm[:300]),
+                "wiki": write_source(root / "a" / "wiki.jsonl", wiki[:16]),
             }
         ),
         a_out,
     )
-    kept_a = _records(a_out / "curated")
+    kept_a = records(a_out / "curated")
     a_in_b = _copies(kept_a, gsm[:100:10], "b-copy", rng, near=False)  # B drops these: not in B's index
     b_new = [dict(d, id=f"b-{d['id']}") for d in gsm[1000:1200]]
     b_sources = {
-        "gsm_b": _write(root / "b" / "gsm_b.jsonl", a_in_b + b_new),
-        "wiki_b": _write(root / "b" / "wiki_b.jsonl", [dict(d, id=f"b-{d['id']}") for d in wiki[16:28]]),
+        "gsm_b": write_source(root / "b" / "gsm_b.jsonl", a_in_b + b_new),
+        "wiki_b": write_source(
+            root / "b" / "wiki_b.jsonl", [dict(d, id=f"b-{d['id']}") for d in wiki[16:28]]
+        ),
     }
-    b_result = _curate(_config(b_sources, against=str(a_out)), b_out)  # the one-path form
-    kept_b = _records(b_out / "curated")
+    b_result = curate(against_config(b_sources, against=str(a_out)), b_out)  # the one-path form
+    kept_b = records(b_out / "curated")
     from_a = _copies(kept_a, gsm[:200:10], "c-exact", rng, near=False) + _copies(
         kept_a, wiki[:16:3], "c-near", rng, near=True
     )
@@ -123,15 +77,17 @@ def chain(tmp_path_factory):
     )
     c_new = [dict(d, id=f"c-{d['id']}") for d in gsm[2000:2200]]
     c_sources = {
-        "gsm_c": _write(
+        "gsm_c": write_source(
             root / "c" / "gsm_c.jsonl", [d for d in from_a + from_b if "exact" in d["id"]] + c_new
         ),
-        "wiki_c": _write(root / "c" / "wiki_c.jsonl", [d for d in from_a + from_b if "near" in d["id"]]),
+        "wiki_c": write_source(
+            root / "c" / "wiki_c.jsonl", [d for d in from_a + from_b if "near" in d["id"]]
+        ),
     }
-    before = {"a": _folder_hash(a_out), "b": _folder_hash(b_out)}
-    c_result = _curate(_config(c_sources, against=[str(a_out), str(b_out)]), root / "C_out")
-    after = {"a": _folder_hash(a_out), "b": _folder_hash(b_out)}
-    control = _curate(_config(c_sources, against=[str(b_out)]), root / "C_against_B_only")
+    before = {"a": folder_hash(a_out), "b": folder_hash(b_out)}
+    c_result = curate(against_config(c_sources, against=[str(a_out), str(b_out)]), root / "C_out")
+    after = {"a": folder_hash(a_out), "b": folder_hash(b_out)}
+    control = curate(against_config(c_sources, against=[str(b_out)]), root / "C_against_B_only")
     return {
         "root": root,
         "a_out": a_out,
@@ -151,7 +107,7 @@ def chain(tmp_path_factory):
 
 
 def _dropped_against(out: Path) -> set[str]:
-    removed = _records(out / "removed")
+    removed = records(out / "removed")
     return {i for i, r in removed.items() if r["metadata"]["filter_reason"] == "dedup_against"}
 
 
@@ -166,9 +122,9 @@ def test_c_drops_its_copies_of_a_and_of_b_exact_and_near_as_dedup_against(chain)
 
 
 def test_c_keeps_its_new_documents(chain):
-    kept = _records(chain["c_out"] / "curated")
+    kept = records(chain["c_out"] / "curated")
     assert not (chain["from_a"] | chain["from_b"]) & set(kept)
-    removed = _records(chain["c_out"] / "removed")
+    removed = records(chain["c_out"] / "removed")
     lost = {i: removed[i]["metadata"]["filter_reason"] for i in chain["c_new"] if i not in kept}
     assert all(reason != "dedup_against" for reason in lost.values())
     assert len(lost) <= 0.02 * len(chain["c_new"]), lost  # only the usual filters (clean GSM8K: <= 2 %)
@@ -176,7 +132,7 @@ def test_c_keeps_its_new_documents(chain):
 
 def test_b_index_lacks_what_b_dropped_so_c_against_b_alone_keeps_the_copies_of_a(chain):
     assert chain["a_in_b"] <= _dropped_against(chain["b_out"])  # B dropped its copies of A...
-    kept = _records(chain["control"].out_dir / "curated")
+    kept = records(chain["control"].out_dir / "curated")
     copied_by_b = {f"c-exact-{i.removeprefix('b-copy-')}" for i in chain["a_in_b"]}
     assert copied_by_b & chain["from_a"] and copied_by_b & chain["from_a"] <= set(kept)  # ...not indexed them
     assert chain["from_a"] <= set(kept)
@@ -202,7 +158,7 @@ def test_summary_and_index_manifest_name_the_corpora_deduplicated_against(chain)
 
 def _refusal(chain, tmp_path, against, error=ValueError):
     with pytest.raises(error) as caught:
-        run_curation(_config(chain["c_sources"], against=against), tmp_path / "out")
+        run_curation(against_config(chain["c_sources"], against=against), tmp_path / "out")
     message = str(caught.value)
     assert "\n" not in message
     return message

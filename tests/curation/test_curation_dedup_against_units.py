@@ -24,6 +24,21 @@ def _sig_file(path, rng, n, cfg):
     return records
 
 
+def _cluster_step(tmp_path, against):
+    """A one-source, exact-dedup cluster stage deduplicating against ``against``."""
+    from curation.dedup.cluster import PriorityCluster
+
+    return PriorityCluster(
+        str(tmp_path / "work"),
+        ["new"],
+        exact=True,
+        heldout_fraction=None,
+        heldout_max_docs=None,
+        world_size_stage1=1,
+        against=against,
+    )
+
+
 def test_band_index_holds_the_kept_signatures_sorted_unique_in_datatroves_format(tmp_path, monkeypatch):
     monkeypatch.setattr(dedup_index, "_CHUNK_RECORDS", 7)  # many hash ranges: the merge across them
     cfg = MinhashConfig(num_buckets=1, hashes_per_bucket=3)
@@ -75,20 +90,11 @@ def test_index_matches_join_the_old_corpus_node_and_are_skipped_without_it(tmp_p
 def test_exact_hashes_of_the_old_corpus_join_its_node_including_past_the_largest(tmp_path):
     """A new document whose text hash is in the old corpus's ``exact.npy`` joins the old-corpus node;
     hashes below, between and above every old hash (past the end of the sorted array) do not."""
-    from curation.dedup.cluster import PriorityCluster
 
     folder = tmp_path / "old" / dedup_index.INDEX_DIR
     folder.mkdir(parents=True)
     np.save(folder / "exact.npy", np.array([10, 20, 30], dtype=np.uint64))
-    step = PriorityCluster(
-        str(tmp_path / "work"),
-        ["new"],
-        exact=True,
-        heldout_fraction=None,
-        heldout_max_docs=None,
-        world_size_stage1=1,
-        against=str(tmp_path / "old"),
-    )
+    step = _cluster_step(tmp_path, against=str(tmp_path / "old"))
     exact = np.array([5, 20, 25, 30, 99], dtype=np.uint64)  # docs 0-4; node 5 is the old corpus
     graph = Components(6)
     assert step._union_old_exact(graph, exact, old_node=5) == 2
@@ -99,7 +105,6 @@ def test_exact_hashes_of_the_old_corpus_join_its_node_including_past_the_largest
 
 def test_exact_hashes_of_several_old_corpora_are_their_union_each_document_once(tmp_path):
     """``dedup.against: [A, B]``: a hash in A, in B, or in both joins the one old-corpus node once."""
-    from curation.dedup.cluster import PriorityCluster
 
     roots = []
     for name, hashes in (("a", [10, 20]), ("b", [20, 30])):
@@ -107,15 +112,7 @@ def test_exact_hashes_of_several_old_corpora_are_their_union_each_document_once(
         folder.mkdir(parents=True)
         np.save(folder / "exact.npy", np.array(hashes, dtype=np.uint64))
         roots.append(str(tmp_path / name))
-    step = PriorityCluster(
-        str(tmp_path / "work"),
-        ["new"],
-        exact=True,
-        heldout_fraction=None,
-        heldout_max_docs=None,
-        world_size_stage1=1,
-        against=roots,
-    )
+    step = _cluster_step(tmp_path, against=roots)
     exact = np.array([10, 20, 30, 40], dtype=np.uint64)  # only A, both, only B, neither; node 4: old
     graph = Components(5)
     assert step._union_old_exact(graph, exact, old_node=4) == 3

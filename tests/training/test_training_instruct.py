@@ -66,6 +66,22 @@ def test_tokenize_writes_a_mask_that_covers_exactly_the_responses_and_eos(tokens
         assert prompt in tok.decode(doc[m == 0].tolist())  # the prompt is input only
 
 
+def test_a_zstd_instruction_source_gives_the_same_tokens_and_mask_as_gzip(tokens, tmp_path):
+    import zstandard
+
+    tokens_dir, _ = tokens
+    folder = tmp_path / "curated" / "chat"
+    folder.mkdir(parents=True)
+    with zstandard.open(folder / "000.jsonl.zst", "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in CHATS)
+    tokenize_curated(
+        tmp_path, tmp_path / "tokens", TokenizeConfig(tokenizer=str(tokens_dir / "tokenizer.json"))
+    )
+    for suffix in (".ds", ".ds.mask", ".ds.index"):
+        got = (tmp_path / "tokens" / "chat" / f"000{suffix}").read_bytes()
+        assert got == (tokens_dir / "chat" / f"000{suffix}").read_bytes(), suffix
+
+
 def test_chat_template_is_used_when_the_tokenizer_has_one():
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast

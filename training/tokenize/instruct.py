@@ -26,7 +26,6 @@ naming the source, record and key.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from training.tokenize.doc_keys import DOC_KEYS, document_key
+from training.tokenize.text_shards import open_curated
 
 ROLES = ("system", "user", "assistant")
 FALLBACK_HEADER = "<|{role}|>\n"
@@ -144,8 +144,7 @@ def iter_records(folder: Path, pattern: str) -> Iterator[tuple[str, dict]]:
             for i, rec in enumerate(pl.read_parquet(path).to_dicts()):
                 yield f"{path.name} row {i}", rec
             continue
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
+        with open_curated(path) as f:  # .jsonl, .jsonl.gz or .jsonl.zst
             for i, line in enumerate(f):
                 if line.strip():
                     yield f"{path.name} line {i + 1}", json.loads(line)

@@ -9,7 +9,6 @@ shuffles document order per epoch with its own seed, so the shards need no shuff
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import polars as pl
 
 from training.tokenize.config import TokenizeConfig
 from training.tokenize.instruct import is_instruction_source, record_text, tokenize_instruction_source
-from training.tokenize.text_shards import CuratedTextTokenizer
+from training.tokenize.text_shards import CuratedTextTokenizer, open_curated
 from training.tokenize.tokenizer import TokenizerInfo, resolve_tokenizer
 
 COUNTS_SCHEMA = {"source": pl.String(), "num_docs": pl.Int64(), "num_tokens": pl.Int64()}
@@ -52,12 +51,7 @@ def iter_texts(folder: Path, pattern: str, *, text_key: str, max_chars: int) -> 
             else:  # instruction records: the fallback rendering (tokenizer training only)
                 texts = [record_text(r, text_key) for r in pl.read_parquet(path).to_dicts()]
         else:
-            opener = gzip.open if path.suffix == ".gz" else open
-            if pattern == "*.jsonl.zst":
-                import zstandard
-
-                opener = zstandard.open
-            with opener(path, "rt", encoding="utf-8") as f:
+            with open_curated(path) as f:
                 texts = [record_text(json.loads(line), text_key) for line in f if line.strip()]
         for text in texts:
             yield text
@@ -71,9 +65,8 @@ def _tokenize_source(
 ) -> None:
     from datatrove.executor import LocalPipelineExecutor
 
-    files = sorted(
-        str(p) for p in folder.glob(pattern)
-    )  # task i tokenizes file i, as datatrove's readers shard
+    # task i tokenizes file i, as datatrove's readers shard
+    files = sorted(str(p) for p in folder.glob(pattern))
     target = out_dir / name
     # A stale shard from an earlier run would be read as data: start from an empty folder, and
     # run every task (datatrove's skip_completed ignores config changes).

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -67,18 +68,20 @@ def load_tokenizer(path: str, eos_token: str, bos_token: str | None, bos_token_i
     return _TOKENIZERS[key]
 
 
-def _open_binary(path: Path):
+def open_curated(path: Path):
+    """A curated ``.jsonl``, ``.jsonl.gz`` or ``.jsonl.zst`` file, opened for reading bytes."""
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.name.endswith(".zst"):
         import zstandard
 
-        return zstandard.open(path, "rb")
+        # the zstd reader has no readline: buffered, it iterates by line like the others
+        return io.BufferedReader(zstandard.open(path, "rb"))
     return path.open("rb")
 
 
 def _json_lines(path: Path) -> Iterator[bytes]:
-    with _open_binary(path) as f:
+    with open_curated(path) as f:
         for line in f:
             if b"\r" in line:  # text-mode readers also end a line at a lone CR
                 yield from line.replace(b"\r\n", b"\n").split(b"\r")
@@ -123,9 +126,7 @@ def documents(path: Path, text_key: str) -> Iterator[tuple[str, dict]]:
         if isinstance(metadata, str):
             with contextlib.suppress(json.JSONDecodeError):  # datatrove keeps a non-JSON string
                 metadata = json.loads(metadata)
-        if not isinstance(
-            metadata, dict
-        ):  # datatrove nests it as {"metadata": ...}: no curriculum key either way
+        if not isinstance(metadata, dict):  # datatrove nests it as {"metadata": ...}: no curriculum key
             metadata = {}
         record.pop("id", None)
         record.pop("media", None)
