@@ -8,29 +8,10 @@ users read them to fix their configs.
 
 import numpy as np
 import pytest
+from phase_problems import phase_problem
 
 from mixing.apportion import effective_tokens, largest_remainder
-from mixing.solve import PhaseProblem, solve_phase, water_fill
-
-
-def _problem(desired, epoch_cap, share_cap=10_000, budget=100, mode="error", general=None, **kw):
-    n = len(desired)
-    return PhaseProblem(
-        name="p",
-        sources=[f"s{i}" for i in range(n)],
-        domain_codes=np.arange(n),
-        domains=[f"d{i}" for i in range(n)],
-        general=np.zeros(n, bool) if general is None else np.asarray(general),
-        desired=np.asarray(desired, dtype=np.float64),
-        epoch_cap_seq=np.asarray(epoch_cap, dtype=np.int64),
-        share_cap_seq=share_cap,
-        budget_seq=budget,
-        seq_len=10,
-        min_general_share=0.0,
-        min_seq=1,
-        mode=mode,
-        **kw,
-    )
+from mixing.solve import solve_phase, water_fill
 
 
 def _error(p) -> str:
@@ -66,30 +47,30 @@ def test_water_fill_skips_zero_weights_and_zero_caps_and_reports_what_it_cannot_
 
 
 def test_general_floor_beyond_the_general_capacity_error_text():
-    p = _problem([0.5, 0.5], [20, 1000], general=[True, False])
+    p = phase_problem([0.5, 0.5], [20, 1000], general=[True, False])
     p.min_general_share = 0.3  # 30 sequences needed, the general source gives 20
     assert _error(p) == (
         "phase 'p': min_general_share 0.3 needs 300 tokens from the general domains but they can give "
         "only 200 tokens under max_epochs/max_source_share (shortfall 100 tokens)"
     )
     # the general capacity exactly at the floor is enough
-    p = _problem([0.3, 0.7], [30, 1000], general=[True, False])
+    p = phase_problem([0.3, 0.7], [30, 1000], general=[True, False])
     p.min_general_share = 0.3
     np.testing.assert_allclose(solve_phase(p), [30, 70])
 
 
 def test_total_capacity_error_text_and_capacity_exactly_the_budget_is_feasible():
-    assert _error(_problem([0.5, 0.5], [40, 50], mode="auto")) == (
+    assert _error(phase_problem([0.5, 0.5], [40, 50], mode="auto")) == (
         "phase 'p': no feasible mixture: all sources together can give only 900 tokens under "
         "max_epochs/max_source_share, the phase needs 1,000 tokens (shortfall 100 tokens)"
     )
-    np.testing.assert_allclose(solve_phase(_problem([0.5, 0.5], [50, 50])), [50, 50])
+    np.testing.assert_allclose(solve_phase(phase_problem([0.5, 0.5], [50, 50])), [50, 50])
 
 
 def test_non_synthetic_capacity_one_sequence_short_is_rounding_two_is_an_error():
     # max_synthetic_share 0.25 of 8 sequences leaves 6 to the real source
     def p(real_cap):
-        return _problem(
+        return phase_problem(
             [0.25, 0.75],
             [1000, real_cap],
             budget=8,
@@ -109,7 +90,7 @@ def test_non_synthetic_capacity_one_sequence_short_is_rounding_two_is_an_error()
 
 def test_a_synthetic_excess_of_exactly_one_sequence_is_rounding_and_two_is_an_error():
     def p(budget):  # 37.5 % wanted, 25 % allowed
-        return _problem(
+        return phase_problem(
             [0.375, 0.625],
             [1000, 1000],
             budget=budget,
@@ -125,7 +106,7 @@ def test_a_synthetic_excess_of_exactly_one_sequence_is_rounding_and_two_is_an_er
 
 
 def test_auto_synthetic_cap_change_note_in_full():
-    p = _problem(
+    p = phase_problem(
         [0.5, 0.5],
         [1000, 1000],
         budget=8,
@@ -140,7 +121,7 @@ def test_auto_synthetic_cap_change_note_in_full():
 
 
 def test_max_synthetic_share_of_one_caps_nothing():
-    p = _problem([0.9, 0.1], [1000, 1000], synthetic=np.array([True, False]), max_synthetic_share=1.0)
+    p = phase_problem([0.9, 0.1], [1000, 1000], synthetic=np.array([True, False]), max_synthetic_share=1.0)
     np.testing.assert_allclose(solve_phase(p), [90, 10])
     assert p.changes == []
 
@@ -149,14 +130,14 @@ def test_max_synthetic_share_of_one_caps_nothing():
 
 
 def test_general_share_exactly_at_the_floor_changes_nothing():
-    p = _problem([0.375, 0.625], [1000, 1000], budget=8, mode="auto", general=[True, False])
+    p = phase_problem([0.375, 0.625], [1000, 1000], budget=8, mode="auto", general=[True, False])
     p.min_general_share = 0.375
     np.testing.assert_allclose(solve_phase(p), [3, 5])
     assert p.changes == []
 
 
 def test_general_share_under_the_floor_error_text():
-    p = _problem([0.25, 0.75], [1000, 1000], budget=8, general=[True, False])
+    p = phase_problem([0.25, 0.75], [1000, 1000], budget=8, general=[True, False])
     p.min_general_share = 0.375
     assert _error(p) == (
         "phase 'p': min_general_share 0.375: the general domains get 0.2500 of the phase "
@@ -165,7 +146,7 @@ def test_general_share_under_the_floor_error_text():
 
 
 def test_auto_floor_notes_and_a_move_of_exactly_one_sequence_is_noted():
-    p = _problem([0.25, 0.75], [1000, 1000], budget=8, mode="auto", general=[True, False])
+    p = phase_problem([0.25, 0.75], [1000, 1000], budget=8, mode="auto", general=[True, False])
     p.min_general_share = 0.375  # s0: 2 -> 3 sequences, s1: 6 -> 5
     np.testing.assert_allclose(solve_phase(p), [3, 5])
     assert p.changes == [
@@ -176,7 +157,7 @@ def test_auto_floor_notes_and_a_move_of_exactly_one_sequence_is_noted():
 
 
 def test_a_move_under_one_sequence_gets_no_source_note():
-    p = _problem([0.25, 0.75], [1000, 1000], budget=8, mode="auto", general=[True, False])
+    p = phase_problem([0.25, 0.75], [1000, 1000], budget=8, mode="auto", general=[True, False])
     p.min_general_share = 0.3125  # s0: 2 -> 2.5 sequences
     np.testing.assert_allclose(solve_phase(p), [2.5, 5.5])
     assert p.changes == [
@@ -185,7 +166,7 @@ def test_a_move_under_one_sequence_gets_no_source_note():
 
 
 def test_auto_floor_scales_the_general_sources_in_their_own_proportion():
-    p = _problem([0.1, 0.1, 0.8], [1000, 1000, 1000], mode="auto", general=[True, True, False])
+    p = phase_problem([0.1, 0.1, 0.8], [1000, 1000, 1000], mode="auto", general=[True, True, False])
     p.min_general_share = 0.5
     np.testing.assert_allclose(solve_phase(p), [25, 25, 50])
 
@@ -195,17 +176,17 @@ def test_auto_floor_scales_the_general_sources_in_their_own_proportion():
 
 def test_a_domain_keeps_its_target_when_one_of_its_sources_is_capped():
     # s0 and s1 are one domain (50 % together); s0 capped at 10: s1, not the other domain, takes 30
-    p = _problem([0.4, 0.1, 0.5], [10, 1000, 1000], mode="auto")
+    p = phase_problem([0.4, 0.1, 0.5], [10, 1000, 1000], mode="auto")
     p.domain_codes = np.array([0, 0, 1])
     np.testing.assert_allclose(solve_phase(p), [10, 40, 50])
 
 
 def test_general_takes_what_the_other_domains_cannot_and_the_reverse():
     # the other domains want 60 but can give 40: the general source takes 20 more
-    p = _problem([0.4, 0.6], [1000, 40], mode="auto", general=[True, False])
+    p = phase_problem([0.4, 0.6], [1000, 40], mode="auto", general=[True, False])
     np.testing.assert_allclose(solve_phase(p), [60, 40])
     # the general domains want 60 but can give 40: the others take 20 more
-    p = _problem([0.6, 0.4], [40, 1000], mode="auto", general=[True, False])
+    p = phase_problem([0.6, 0.4], [40, 1000], mode="auto", general=[True, False])
     np.testing.assert_allclose(solve_phase(p), [40, 60])
 
 
@@ -216,7 +197,7 @@ def _general_synthetic(floor):
     # s0 general synthetic (cap 20 %), s1 general capped at 20, s2 general with room, s3 other.
     # The general group's 60 put 40 on s0 (s1 is full): 20 must move off s0, and scaling s0 down
     # takes the general domains under the floor
-    p = _problem(
+    p = phase_problem(
         [0.2, 0.4, 0.0, 0.4],
         [1000, 20, 1000, 1000],
         mode="auto",
@@ -242,21 +223,21 @@ def test_synthetic_spill_back_beyond_the_floor_deficit_goes_to_everyone_by_room(
 
 
 def test_a_source_at_exactly_min_source_tokens_is_kept():
-    p = _problem([0.8, 0.2], [1000, 1000])
+    p = phase_problem([0.8, 0.2], [1000, 1000])
     p.min_seq = 20
     np.testing.assert_allclose(solve_phase(p), [80, 20])
 
 
 def test_min_source_tokens_of_one_sequence_drops_nothing():
-    p = _problem([0.995, 0.005], [1000, 1000])  # s1 draws half a sequence
+    p = phase_problem([0.995, 0.005], [1000, 1000])  # s1 draws half a sequence
     np.testing.assert_allclose(solve_phase(p), [99.5, 0.5])
 
 
 def test_every_small_source_is_dropped_with_its_own_notes_and_the_error_names_the_first():
-    p = _problem([0.8, 0.1, 0.1], [1000, 1000, 1000])
+    p = phase_problem([0.8, 0.1, 0.1], [1000, 1000, 1000])
     p.min_seq = 15
     assert "source 's1' would draw 100 tokens" in _error(p)
-    p = _problem([0.8, 0.1, 0.1], [1000, 1000, 1000], mode="auto")
+    p = phase_problem([0.8, 0.1, 0.1], [1000, 1000, 1000], mode="auto")
     p.min_seq = 15
     np.testing.assert_allclose(solve_phase(p), [100, 0, 0])
     assert p.dropped.tolist() == [False, True, True]
@@ -270,7 +251,7 @@ def test_every_small_source_is_dropped_with_its_own_notes_and_the_error_names_th
 
 
 def test_change_note_names_max_source_share_when_it_binds():
-    p = _problem([0.8, 0.2], [1000, 1000], share_cap=50, mode="auto")
+    p = phase_problem([0.8, 0.2], [1000, 1000], share_cap=50, mode="auto")
     np.testing.assert_allclose(solve_phase(p), [50, 50])
     assert "phase 'p': source 's0' share 0.8000 -> 0.5000 (max_source_share)" in p.changes
 
@@ -299,11 +280,11 @@ def test_largest_remainder_reserve_gives_the_masked_rows_their_units_first():
 
 def test_a_general_share_within_the_tolerance_of_the_floor_meets_it():
     # floor 0.5: a share 1e-9 under it is float noise and accepted as is; 2e-9 under is a miss
-    p = _problem([0.5 - 1e-9, 0.5 + 1e-9], [1000, 1000], general=[True, False])
+    p = phase_problem([0.5 - 1e-9, 0.5 + 1e-9], [1000, 1000], general=[True, False])
     p.min_general_share = 0.5
     solve_phase(p)
     assert p.changes == []
-    p = _problem([0.5 - 2e-9, 0.5 + 2e-9], [1000, 1000], general=[True, False])
+    p = phase_problem([0.5 - 2e-9, 0.5 + 2e-9], [1000, 1000], general=[True, False])
     p.min_general_share = 0.5
     assert "min_general_share 0.5: the general domains get 0.5000 of the phase" in _error(p)
 
