@@ -41,7 +41,6 @@ both sides.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import json
 import os
@@ -52,15 +51,12 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curation.dedup.sorted_runs import CHUNK_RECORDS, iter_ranges
 from curation.link_tree import link_file, link_tree
 
 FORMAT = "midtrain.dedup_index"
 VERSION = 1
 INDEX_DIR = "dedup_index"
-# signatures of one band merged at a time: the merge holds a few copies of them (read, kept, packed,
-# joined, sorted); at 8 x 64-bit hashes the band step peaks ~100 MB over its start for 1M-8M records
-# a band (bench/bench_curation_index_band.py; 0.3 GB per million records when one range held it all)
-_CHUNK_RECORDS = 1 << 18
 EXACT_HASH = "xxh64(casefold, whitespace runs -> one space)"  # curation.dedup.signature.exact_hash
 
 
@@ -95,6 +91,11 @@ class DedupIndexWriter(PipelineStep):
 
     name = "🎯 Dedup index"
     type = "🫂 - DEDUP"
+    # signatures of one band merged a range at a time: the merge holds a few copies of a range
+    # (read, kept, packed, joined, sorted); at 8 x 64-bit hashes the band step peaks ~100 MB over
+    # its start for 1M-8M records a band (bench/bench_curation_index_band.py; 0.3 GB per million
+    # records when one range held it all)
+    chunk_records = CHUNK_RECORDS
 
     def __init__(
         self,
@@ -142,10 +143,15 @@ class DedupIndexWriter(PipelineStep):
                 for stale in (out / "minhash").glob("bucket_*"):
                     if int(stale.name.removeprefix("bucket_")) >= cfg.num_buckets:
                         shutil.rmtree(stale)
-            docs = [np.load(Path(self.dedup_dir) / "docs" / f"{r:05d}.npy") for r in range(self.num_ranks)]
             exact = np.unique(
                 np.concatenate(
-                    [np.empty(0, "<u8")] + [d["exact"][k] for d, k in zip(docs, kept, strict=True)]
+                    [np.empty(0, "<u8")]
+                    + [
+                        _kept_exact_hashes(
+                            Path(self.dedup_dir) / "docs" / f"{r:05d}.npy", kept[r], self.chunk_records
+                        )
+                        for r in range(self.num_ranks)
+                    ]
                 )
             )
             work.mkdir(parents=True, exist_ok=True)
@@ -171,13 +177,9 @@ class DedupIndexWriter(PipelineStep):
     def _write_band(self, band: int, kept: list[np.ndarray], folder: Path) -> None:
         """The band's kept signatures, sorted and unique, in bounded memory.
 
-        Each task's signature file is already sorted (``DedupSignature._sort_buckets``), so the
-        band is cut into ranges of the first hash at its quantiles and each range is read from
-        every file after a binary search in it, filtered, merged and appended: equal tuples share
-        their first hash, so they always meet in one range. The quantiles come from the first
-        hashes at evenly spaced records of every file (sorted: those are its quantiles); MinHash
-        values are minima over a document's n-grams, far from uniform (most lie near 0), so cuts
-        evenly spaced over the hash range would put most of a band in the first range.
+        Each task's signature file is already sorted (``DedupSignature``), so they are merged one
+        range of the first hash at a time (``sorted_runs.iter_ranges``): each range read from
+        every file, filtered to the kept documents, packed, joined and made unique.
         """
         from curation.dedup.signature import _record_dtype
 
@@ -185,41 +187,26 @@ class DedupIndexWriter(PipelineStep):
         dtype = _record_dtype(cfg)
         # an index record is a signature record without its document id
         packed = np.dtype([(f"h{i}", dtype[f"h{i}"]) for i in range(cfg.hashes_per_bucket)])
-        files = []  # (task, path, open file, records)
+        tasks, paths = [], []
         for r in range(self.num_ranks):
             path = Path(self.dedup_dir) / "sigs" / f"bucket_{band:03d}" / f"{r:05d}.minhash.sig"
             if path.is_file() and path.stat().st_size:
-                files.append((r, path, open(path, "rb"), path.stat().st_size // dtype.itemsize))  # noqa: SIM115 (closed below)
-        try:
-            # one sample per `step` records of each file: every 16th sample of them all, sorted,
-            # starts a range of ~_CHUNK_RECORDS records
-            step = max(1, _CHUNK_RECORDS // 16)
-            samples = sorted(_first_hash(f, i, dtype) for _, _, f, n in files for i in range(0, n, step))
-            edges = [0] + samples[16::16]
-            # where each range starts in each file; the last range ends at the file's end
-            starts = [[_first_at_least(f, n, dtype, e) for e in edges] + [n] for _, _, f, n in files]
-        finally:
-            for _, _, f, _ in files:
-                f.close()
+                tasks.append(r)
+                paths.append(path)
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         written = 0
         with open(folder / f"{self.work_hash}.minhash.index", "wb") as f:
-            for c in range(len(edges)):
+            for chunks in iter_ranges(paths, dtype, self.chunk_records):
                 parts = [np.empty(0, packed)]
-                for (r, path, _, _), at in zip(files, starts, strict=True):
-                    # read, not mapped: a memory map's pages stay in the worker's RSS, which then
-                    # grows with the band's whole size instead of one range
-                    chunk = np.fromfile(
-                        path, dtype=dtype, count=at[c + 1] - at[c], offset=at[c] * dtype.itemsize
-                    )
+                for r, chunk in zip(tasks, chunks, strict=True):
                     chunk = chunk[kept[r][chunk["doc"]]]
                     part = np.empty(chunk.size, packed)
                     for name in packed.names:
                         part[name] = chunk[name]
                     parts.append(part)
-                    del chunk
+                del chunks
                 # structured arrays sort field by field: the tuple order datatrove's readers check
                 unique = np.unique(np.concatenate(parts))
                 del parts
@@ -228,15 +215,18 @@ class DedupIndexWriter(PipelineStep):
         self.stat_update(f"band_{band:03d}_signatures", value=written)
 
 
-def _first_hash(f, i: int, dtype: np.dtype) -> int:
-    """The first hash of record ``i`` of an open signature file, read alone."""
-    h0, at = dtype.fields["h0"][:2]
-    return int(np.frombuffer(os.pread(f.fileno(), h0.itemsize, i * dtype.itemsize + at), h0)[0])
-
-
-def _first_at_least(f, n: int, dtype: np.dtype, value: int) -> int:
-    """``np.searchsorted(records["h0"], value, side="left")`` over the ``n`` sorted records of an
-    open signature file, reading one first hash per bisection step: a few dozen small reads, where
-    a memory map would leave the pages it touched in the worker's RSS (and numpy would copy the
-    strided column)."""
-    return bisect.bisect_left(range(n), value, key=lambda i: _first_hash(f, i, dtype))
+def _kept_exact_hashes(rows_path: Path, kept: np.ndarray, chunk: int) -> np.ndarray:
+    """The exact hashes of one task's kept documents, read from its ``docs/<rank>.npy`` rows a
+    block at a time: the whole rows (39 bytes a document) are never loaded, only the 8-byte
+    hashes the index keeps."""
+    with open(rows_path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(f)
+        parts = [np.empty(0, "<u8")]
+        for start in range(0, shape[0], chunk):
+            rows = np.fromfile(f, dtype=dtype, count=min(chunk, shape[0] - start))
+            parts.append(rows["exact"][kept[start : start + rows.size]])
+    return np.concatenate(parts)

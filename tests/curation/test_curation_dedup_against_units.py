@@ -39,8 +39,7 @@ def _cluster_step(tmp_path, against):
     )
 
 
-def test_band_index_holds_the_kept_signatures_sorted_unique_in_datatroves_format(tmp_path, monkeypatch):
-    monkeypatch.setattr(dedup_index, "_CHUNK_RECORDS", 7)  # many hash ranges: the merge across them
+def test_band_index_holds_the_kept_signatures_sorted_unique_in_datatroves_format(tmp_path):
     cfg = MinhashConfig(num_buckets=1, hashes_per_bucket=3)
     rng = np.random.default_rng(0)
     sigs = [
@@ -50,6 +49,7 @@ def test_band_index_holds_the_kept_signatures_sorted_unique_in_datatroves_format
     step = DedupIndexWriter(
         str(tmp_path), str(tmp_path / "out"), minhash=cfg, settings={}, work_hash="abc", world_size_stage1=2
     )
+    step.chunk_records = 7  # many hash ranges: the merge across them
     step._write_band(0, kept, tmp_path / "band")
     expected = sorted(
         {
@@ -163,3 +163,15 @@ def test_datatrove_buckets_match_the_bands_of_every_listed_corpus_through_the_jo
     assert {p: p.read_bytes() for p in before} == before
     one = against_bands([a], tmp_path / "work1", cfg.num_buckets)  # one corpus: read in place
     assert one == str(tmp_path / "a" / dedup_index.INDEX_DIR / "minhash")
+
+
+def test_exact_hashes_of_kept_rows_are_read_block_by_block_and_all_found(tmp_path):
+    from curation.dedup.signature import DOC_DTYPE
+
+    rng = np.random.default_rng(3)
+    rows = np.zeros(1000, DOC_DTYPE)
+    rows["exact"] = rng.integers(0, 2**63, 1000, dtype=np.uint64)
+    np.save(tmp_path / "00000.npy", rows)
+    kept = rng.random(1000) < 0.6
+    got = dedup_index._kept_exact_hashes(tmp_path / "00000.npy", kept, chunk=64)  # 16 blocks, the last short
+    assert np.array_equal(got, rows["exact"][kept])

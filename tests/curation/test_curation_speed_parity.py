@@ -111,13 +111,17 @@ def test_signature_falls_back_to_datatrove_for_sha1():
 
 
 @needs_data
-def test_bucket_files_byte_equal_to_datatrove(tmp_path, real_texts):
-    """DedupSignature's sorted bucket files are what datatrove's stage 1 writes for the same docs."""
+@pytest.mark.parametrize("sort_chunk", [None, 16], ids=["sorted_whole", "sorted_in_runs_of_16"])
+def test_bucket_files_byte_equal_to_datatrove(tmp_path, real_texts, sort_chunk):
+    """DedupSignature's sorted bucket files are what datatrove's stage 1 writes for the same docs,
+    also when a bucket is sorted in bounded memory (sorted runs merged range by range)."""
     config = MinhashConfig()
     tokenizer = FastWordTokenizer()
     texts = real_texts[:300] + ["too short"]
     docs = [Document(text=t, id=str(i), metadata={"source": "s"}) for i, t in enumerate(texts)]
     ours = DedupSignature(str(tmp_path / "ours"), {"s": 0}, minhash=config, language=tokenizer)
+    if sort_chunk:
+        ours.sort_chunk_records = sort_chunk
     assert len(list(ours.run(iter(docs)))) == len(docs)
     theirs = MinhashDedupSignature(str(tmp_path / "theirs"), config=config, language=tokenizer)
     theirs.run(iter(docs))  # not a generator: it consumes the documents and returns
