@@ -37,14 +37,6 @@ with warnings.catch_warnings():
 """
 
 
-def _cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _count(sources: dict[str, Path]) -> tuple[int, float]:
     """Documents and MB of text in the sources, read line by line (1M documents are ~0.5 GB)."""
     n_docs, n_bytes = 0, 0
@@ -77,7 +69,7 @@ def machine_speed(data: Path) -> float:
 
 
 def measure(config: dict, out: Path) -> dict:
-    from bench.bench_curation_memory import _children, _hwm_kib
+    from bench.proc_stats import cpu_s, descendants, peak_kib
 
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(config), str(out)],
@@ -91,11 +83,11 @@ def measure(config: dict, out: Path) -> dict:
 
     def sample():
         while not done.is_set():
-            peak["driver_mib"] = max(peak["driver_mib"], _hwm_kib(proc.pid) / 1024)
-            cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), _cpu_s(proc.pid))
-            for child in _children(proc.pid):
-                peak["worker_mib"] = max(peak["worker_mib"], _hwm_kib(child) / 1024)
-                cpu[child] = max(cpu.get(child, 0.0), _cpu_s(child))
+            peak["driver_mib"] = max(peak["driver_mib"], peak_kib(proc.pid) / 1024)
+            cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), cpu_s(proc.pid))
+            for child in descendants(proc.pid):
+                peak["worker_mib"] = max(peak["worker_mib"], peak_kib(child) / 1024)
+                cpu[child] = max(cpu.get(child, 0.0), cpu_s(child))
             time.sleep(0.05)
 
     thread = threading.Thread(target=sample, daemon=True)

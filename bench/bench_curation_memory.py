@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/NAME.py` from the root
+from bench.proc_stats import descendants, peak_kib  # noqa: E402
 
 CHILD = """
 import json, sys
@@ -30,33 +30,6 @@ cfg = CurationConfig.model_validate({"sources": [{"name": "web", "path": sys.arg
     "heldout": {"fraction": 0.0}, "executor": {"tasks": 2, "workers": 2}})
 run_curation(cfg, sys.argv[2])
 """
-
-
-def _children(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.add(k)
-            todo.append(k)
-    return out
-
-
-def _hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def measure(corpus: Path, out: Path) -> dict:
@@ -70,9 +43,9 @@ def measure(corpus: Path, out: Path) -> dict:
 
     def sample():
         while not done.is_set():
-            peak["driver_mib"] = max(peak["driver_mib"], _hwm_kib(proc.pid) / 1024)
-            for child in _children(proc.pid):
-                peak["worker_mib"] = max(peak["worker_mib"], _hwm_kib(child) / 1024)
+            peak["driver_mib"] = max(peak["driver_mib"], peak_kib(proc.pid) / 1024)
+            for child in descendants(proc.pid):
+                peak["worker_mib"] = max(peak["worker_mib"], peak_kib(child) / 1024)
             time.sleep(0.1)
 
     thread = threading.Thread(target=sample, daemon=True)

@@ -19,42 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import time
 from pathlib import Path
 
-
-def _status(pid: int) -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return out
-
-
-def _tree() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def _descendants(pid: int, kids: dict[int, list[int]]) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/NAME.py` from the root
+from bench.proc_stats import descendants, memory_kib, process_tree  # noqa: E402
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -70,9 +40,9 @@ def watch(root: int, out: Path, every: float) -> None:
     start = time.time()
     with open(out, "a") as f:
         while Path(f"/proc/{root}").exists():
-            kids = _tree()
+            kids = process_tree()
             now = time.time() - start
-            for driver in _descendants(root, kids):
+            for driver in descendants(root, kids):
                 argv = _cmdline(driver)
                 if not argv or "run_curation" not in " ".join(argv[:3]):
                     continue
@@ -81,8 +51,8 @@ def watch(root: int, out: Path, every: float) -> None:
                     seen_stage.setdefault((run, logs.name), now)
                 stages = [(t, s) for (r, s), t in seen_stage.items() if r == run]
                 stage = max(stages)[1] if stages else "start"
-                for pid, role in [(driver, "driver")] + [(w, "worker") for w in _descendants(driver, kids)]:
-                    st = _status(pid)
+                for pid, role in [(driver, "driver")] + [(w, "worker") for w in descendants(driver, kids)]:
+                    st = memory_kib(pid)
                     if "VmRSS" not in st:
                         continue
                     t0, rss0 = last.get(pid, (-1e9, -1 << 30))
