@@ -49,3 +49,22 @@ def test_index_dtype_is_the_smallest_unsigned_type_that_holds_every_index(num_so
 def test_index_dtype_beyond_uint32_is_int64():
     assert _index_dtype(2**32 + 1) == np.dtype(np.int64)
     assert _index_dtype(2**32) == np.dtype(np.uint32)
+
+
+def test_the_reference_loop_returns_an_empty_index_array_for_zero_samples():
+    # with a zero-weight source the loop indexes the active sources with its own (empty) result,
+    # which must be an integer array, not numpy's default float for an empty list
+    assert greedy_blend_order_loop([0.0, 1.0], 0).dtype == np.int64
+    assert greedy_blend_order_loop([1.0, 1.0], 0).dtype == np.int64
+    assert greedy_blend_order_loop([0.0, 1.0], 0).tolist() == []
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_weights_one_ulp_apart_follow_the_reference_rounding(order):
+    # The rule is computed in float64 exactly as written (w * max(i, 1) - count): a weight one ulp
+    # larger wins the first sample, though both errors round to the same value once a count of 1 is
+    # taken off. The vectorised order must reproduce that, including block 0 starting at counts 0.
+    weights = np.array([0.1, np.nextafter(0.1, 1.0)])[order]
+    fast, loop = greedy_blend_order(weights, 50), greedy_blend_order_loop(weights, 50)
+    assert fast.tolist() == loop.tolist()
+    assert loop[0] == int(np.argmax(weights))

@@ -59,6 +59,18 @@ def test_general_floor_beyond_the_general_capacity_error_text():
     np.testing.assert_allclose(solve_phase(p), [30, 70])
 
 
+def test_a_floor_within_the_tolerance_above_the_general_capacity_is_float_noise():
+    # floor 0.30000000001 of 100 sequences is 30 + 1e-9 (exact in binary: the tolerance itself) over a
+    # general capacity of 30: accepted, the general source gives its 30; 2e-9 over is an error
+    p = phase_problem([0.3, 0.7], [30, 1000], general=[True, False])
+    p.min_general_share = 0.30000000001
+    assert p.min_general_share * p.budget_seq == 30 + 1e-9
+    np.testing.assert_allclose(solve_phase(p), [30, 70])
+    p = phase_problem([0.3, 0.7], [30, 1000], general=[True, False])
+    p.min_general_share = 0.30000000002
+    assert _error(p).startswith("phase 'p': min_general_share 0.30000000002 needs")
+
+
 def test_total_capacity_error_text_and_capacity_exactly_the_budget_is_feasible():
     assert _error(phase_problem([0.5, 0.5], [40, 50], mode="auto")) == (
         "phase 'p': no feasible mixture: all sources together can give only 900 tokens under "
@@ -219,6 +231,26 @@ def test_synthetic_spill_back_beyond_the_floor_deficit_goes_to_everyone_by_room(
     np.testing.assert_allclose(_general_synthetic(0.5), [20, 20, 10 + 10 * 990 / 1950, 40 + 10 * 960 / 1950])
 
 
+def _synthetic_over_its_cap_by(real_cap):
+    # s0 synthetic (max_synthetic_share 0.375: 37.5 sequences) wants 10 %; s1 wants 90 % but is
+    # capped at real_cap, so the spill lands on s0; s2 (not wanted) has room to take it back
+    p = phase_problem(
+        [0.1, 0.9, 0.0],
+        [1000, real_cap, 1000],
+        mode="auto",
+        synthetic=np.array([True, False, False]),
+        max_synthetic_share=0.375,
+    )
+    return solve_phase(p)
+
+
+def test_a_synthetic_spill_more_than_one_sequence_over_the_cap_is_moved_back():
+    # s0 would get 39 = cap + 1.5: over the one-sequence allowance, 1.5 move to s2
+    np.testing.assert_allclose(_synthetic_over_its_cap_by(61), [37.5, 61, 1.5])
+    # s0 would get 38 = cap + 0.5: rounding, left on s0
+    np.testing.assert_allclose(_synthetic_over_its_cap_by(62), [38, 62, 0])
+
+
 # --- min_source_tokens -----------------------------------------------------------------------------
 
 
@@ -282,8 +314,10 @@ def test_a_general_share_within_the_tolerance_of_the_floor_meets_it():
     # floor 0.5: a share 1e-9 under it is float noise and accepted as is; 2e-9 under is a miss
     p = phase_problem([0.5 - 1e-9, 0.5 + 1e-9], [1000, 1000], general=[True, False])
     p.min_general_share = 0.5
-    solve_phase(p)
+    alloc = solve_phase(p)
     assert p.changes == []
+    # and the allocation still gives the general source the whole floor, not 1e-9 of the phase less
+    assert alloc[0] >= 50 - 1e-12
     p = phase_problem([0.5 - 2e-9, 0.5 + 2e-9], [1000, 1000], general=[True, False])
     p.min_general_share = 0.5
     assert "min_general_share 0.5: the general domains get 0.5000 of the phase" in _error(p)
