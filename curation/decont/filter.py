@@ -15,7 +15,10 @@ import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from curation.decont.lookup import in_index, lookup_table
 from curation.decont.ngrams import ngram_hashes
+
+_MAX_TABLE_BITS = 24  # a 16 MB table; larger indexes share slots (more lookups, same answers)
 
 
 class NGramDecontFilter(BaseFilter):
@@ -29,12 +32,14 @@ class NGramDecontFilter(BaseFilter):
         self.n = n
         self.mode = mode
         self._hashes = self._items = self._meta = None
+        self._table = self._slot = None
         self._hits = None
 
     def _load(self) -> None:
         index = np.load(Path(self.index_dir) / "index.npz")
         self._hashes, self._items = index["hashes"], index["items"]
         self._meta = json.loads((Path(self.index_dir) / "items.json").read_text())
+        self._table, self._slot = lookup_table(self._hashes, _MAX_TABLE_BITS)
 
     def matches(self, text: str) -> dict[int, int]:
         """eval item row -> number of shared n-grams."""
@@ -43,17 +48,20 @@ class NGramDecontFilter(BaseFilter):
         if len(self._hashes) == 0:
             return {}
         doc = ngram_hashes(text, self.n)
-        pos = np.minimum(np.searchsorted(self._hashes, doc), len(self._hashes) - 1)
-        hit = self._hashes[pos] == doc
+        hit = in_index(doc, self._table, self._slot, self._hashes)
         if not hit.any():  # most documents: no shared n-gram, no sort needed
             return {}
+        # every (shared hash, eval item) pair once, then the pairs per item, vectorised: documents
+        # that do contain an eval item share ~100 n-grams with it
         found = np.unique(doc[hit])
-        out: dict[int, int] = {}
-        for h in found:
-            lo, hi = np.searchsorted(self._hashes, h, "left"), np.searchsorted(self._hashes, h, "right")
-            for row in set(self._items[lo:hi].tolist()):
-                out[row] = out.get(row, 0) + 1
-        return out
+        lo = np.searchsorted(self._hashes, found, "left")
+        counts = np.searchsorted(self._hashes, found, "right") - lo
+        which = np.repeat(np.arange(found.size, dtype=np.int64), counts)
+        at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        rows = self._items[at].astype(np.int64)
+        pairs = np.unique(which * (int(rows.max()) + 1) + rows)
+        items, shared = np.unique(pairs % (int(rows.max()) + 1), return_counts=True)
+        return dict(zip(items.tolist(), shared.tolist(), strict=True))
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         hits = self.matches(doc.text)

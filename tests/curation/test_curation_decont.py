@@ -100,3 +100,44 @@ def test_ngram_size_boundary(tmp_path, n):
     assert kept == ["n-1"]
     hits = [json.loads(x) for x in (tmp_path / "hits" / "00000.jsonl").read_text().splitlines()]
     assert [(h["doc_id"], h["num_ngrams"]) for h in hits] == [("n", 1), ("n+1", 2)]
+
+
+@pytest.mark.parametrize("table_bits", [24, 2], ids=["default_table", "every_hash_in_4_slots"])
+def test_hits_are_exact_whatever_the_lookup_table_size(tmp_path, monkeypatch, table_bits):
+    """The low-bits table only skips n-grams that cannot be in the index: with 4 slots every
+    n-gram collides with an index hash, and the hits must still be exactly the shared n-grams."""
+    import numpy as np
+
+    from curation.decont import filter as decont_filter
+    from curation.decont.ngrams import ngram_hashes
+
+    monkeypatch.setattr(decont_filter, "_MAX_TABLE_BITS", table_bits)
+    words = QUESTION.split()
+    ev = tmp_path / "gsm.jsonl"
+    items = [
+        {"question": QUESTION, "answer": "72"},
+        {"question": "Completely different item about trains leaving stations at noon", "answer": "5"},
+        # shares its first 10 words (3 of the 8-grams) with the first item
+        {"question": " ".join(words[:10]) + " but kept the rest for her sister", "answer": "24"},
+    ]
+    ev.write_text("".join(json.dumps(x) + "\n" for x in items))
+    cfg = DecontConfig(eval_sets=[EvalSetConfig(name="gsm8k", path=str(ev), format="gsm8k")], n=8)
+    list(DecontIndexer(cfg, str(tmp_path / "idx")).run(rank=0, world_size=1))
+    step = NGramDecontFilter(str(tmp_path / "idx"), str(tmp_path / "hits"), n=cfg.n, mode="drop")
+    texts = [
+        "Nothing here is shared with any eval item at all, not one run of eight words in a row.",
+        " ".join(words[:9]) + " and then something else entirely happened to the clips",  # 2 shared 8-grams
+        "Intro text. " + QUESTION,
+        " ".join(words[3:10]),  # 7 words: fewer than n, no n-gram at all
+    ]
+    index = np.load(tmp_path / "idx" / "index.npz")
+    for text in texts:
+        shared = set(ngram_hashes(text, cfg.n).tolist()) & set(index["hashes"].tolist())
+        expected = {}
+        for h in shared:
+            for row in set(index["items"][index["hashes"] == h].tolist()):
+                expected[row] = expected.get(row, 0) + 1
+        assert step.matches(text) == expected, text
+    assert step.matches(texts[1]) == {0: 2, 2: 2}  # an n-gram of two items counts for both
+    assert step.matches(texts[2])[0] == len(words) - 7  # every 8-gram of the question
+    assert step.matches(texts[0]) == {}
