@@ -38,6 +38,7 @@ from datatrove.pipeline.writers import JsonlWriter
 WORK_LEVEL = 1  # files the run reads back itself
 OUTPUT_LEVEL = 3  # files the user keeps
 _BUFFER = 1 << 18
+_MAX_NAMES = 4096  # output names remembered per writer
 
 
 class _OwningGzipFile(gzip.GzipFile):
@@ -79,6 +80,25 @@ class GzipJsonlWriter(JsonlWriter):
         super().__init__(output_folder, output_filename=output_filename, compression=None, **kwargs)
         self.level = level
         self.output_mg = _GzipFileManager(self.output_folder, level)
+        self._fields = tuple(self.output_filename.get_identifiers())
+        self._names: dict[tuple, str] = {}
+
+    def _get_output_filename(self, document: Document, rank: int | str = 0, **kwargs) -> str:
+        # datatrove fills the name template twice per document (file, then stat name) from a copy
+        # of its metadata; names here depend on the rank and a metadata field or two, so each
+        # distinct name is built once (the same string datatrove's would be)
+        if kwargs or "id" in self._fields:
+            return super()._get_output_filename(document, rank, **kwargs)
+        try:
+            key = (rank, *(document.metadata[f] for f in self._fields if f != "rank"))
+            return self._names[key]
+        except KeyError:  # a new name, or a field the document lacks (datatrove's error then)
+            name = super()._get_output_filename(document, rank)
+        except TypeError:  # a field value that is not hashable: no cache
+            return super()._get_output_filename(document, rank)
+        if len(self._names) < _MAX_NAMES:  # a template over a per-document field gains nothing
+            self._names[key] = name
+        return name
 
     def _default_adapter(self, document: Document) -> dict:
         if document.media or self.expand_metadata:

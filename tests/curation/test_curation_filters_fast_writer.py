@@ -59,3 +59,34 @@ def test_bad_settings_are_refused():
         GzipJsonlWriter("/tmp/x", "${rank}.jsonl")
     with pytest.raises(ValueError, match="level must be 1-9"):
         GzipJsonlWriter("/tmp/x", "${rank}.jsonl.gz", level=0)
+
+
+@pytest.mark.parametrize(
+    "template", ["${source}/${rank}.jsonl.gz", "${rank}.jsonl.gz", "${source}_${id}.jsonl.gz"]
+)
+def test_file_names_and_stats_are_datatroves_for_every_rank_and_source(tmp_path, template):
+    """Names are remembered per (rank, fields): the files and the per-file stats must still be
+    exactly the ones datatrove's writer gives, document by document and rank by rank."""
+    docs = _docs()[:2] + [Document(text="Third.", id="d", metadata={"source": "wiki"})]
+    for name, writer in (
+        ("stock", JsonlWriter(str(tmp_path / "stock"), output_filename=template)),
+        ("fast", GzipJsonlWriter(str(tmp_path / "fast"), template, level=1)),
+    ):
+        with writer:
+            for rank in (0, 3, 0):
+                for doc in docs:
+                    writer.write(doc, rank=rank)
+        stats = {k: v.total for k, v in writer.stats.stats.items() if k != "doc_len"}
+        if name == "stock":
+            stock_stats = stats
+    assert stats == stock_stats and stats["total"] == 9
+    names = {p.relative_to(tmp_path / "fast") for p in (tmp_path / "fast").rglob("*.gz")}
+    assert names == {p.relative_to(tmp_path / "stock") for p in (tmp_path / "stock").rglob("*.gz")}
+
+
+def test_a_document_without_the_names_field_fails_as_in_datatrove(tmp_path):
+    writer = GzipJsonlWriter(str(tmp_path), "${source}/${rank}.jsonl.gz", level=1)
+    with writer:
+        writer.write(_docs()[0], rank=0)
+        with pytest.raises(KeyError, match="source"):
+            writer.write(Document(text="no source", id="z", metadata={}), rank=0)
