@@ -51,7 +51,7 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curation.dedup.sorted_runs import CHUNK_RECORDS, iter_ranges
+from curation.dedup.sorted_runs import CHUNK_RECORDS, iter_ranges, sorted_unique
 from curation.link_tree import link_file, link_tree
 
 FORMAT = "midtrain.dedup_index"
@@ -208,7 +208,7 @@ class DedupIndexWriter(PipelineStep):
                     parts.append(part)
                 del chunks
                 # structured arrays sort field by field: the tuple order datatrove's readers check
-                unique = np.unique(np.concatenate(parts))
+                unique = sorted_unique(parts)
                 del parts
                 unique.tofile(f)
                 written += unique.size

@@ -76,3 +76,11 @@ def test_iter_ranges_cover_the_sorted_union_in_order_of_the_first_hash(tmp_path)
     for a, b in zip(nonempty, nonempty[1:], strict=False):
         assert a["h0"].max() < b["h0"].min(), "equal first hashes meet in one range"
     assert np.array_equal(np.concatenate(ranges), np.sort(everything, order=DTYPE.names))
+
+
+def test_sorted_unique_is_np_unique_of_the_joined_parts():
+    parts = [np.sort(_records(n, seed=20 + n), order=DTYPE.names) for n in (0, 1, 300, 999)]
+    parts.append(parts[2][:50].copy())  # whole records repeated across parts
+    got = sorted_runs.sorted_unique(parts)
+    assert got.tobytes() == np.unique(np.concatenate(parts)).tobytes()
+    assert sorted_runs.sorted_unique([parts[0]]).size == 0
