@@ -470,3 +470,31 @@ def test_demo_sources_read_the_ids_the_demo_corpus_writes(tmp_path):
         records = [json.loads(line) for line in Path(source["path"]).read_text().splitlines()]
         ids = [r[source["id_key"]] for r in records]
         assert records and len(set(ids)) == len(ids), source["name"]
+
+
+# --- fresh sample, seed 1205 ----------------------------------------------------------------------
+
+
+def test_only_an_enabled_average_of_several_seeds_gets_an_average_stage(tmp_path):
+    # a soup needs both: the recipe asks for it and the run has more than one seed to average
+    cases = {
+        ("runs.anneal.seeds=[0,1]", "average.anneal=true"): True,
+        ("runs.anneal.seeds=[0,1]", "average.anneal=false"): False,
+        ("runs.anneal.seeds=[0]", "average.anneal=true"): False,
+    }
+    for overrides, expected in cases.items():
+        _, stages = _stages(tmp_path, *overrides)
+        assert ("average.anneal" in stages) is expected, overrides
+
+
+def test_provenance_records_the_git_commit_that_the_report_shows(tmp_path, monkeypatch):
+    import json
+
+    import training.trainer.setup as setup
+    from recipes.report import _provenance
+
+    monkeypatch.setattr(setup, "package_versions_and_commit", lambda packages: ({"torch": "9.9"}, "abc123"))
+    RunDir(tmp_path).claim(load_recipe("demo"), force=False)
+    recorded = json.loads((tmp_path / "provenance.json").read_text())
+    assert recorded["git_commit"] == "abc123" and recorded["packages"] == {"torch": "9.9"}
+    assert "git commit `abc123`" in _provenance(tmp_path)
