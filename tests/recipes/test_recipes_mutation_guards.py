@@ -498,3 +498,32 @@ def test_provenance_records_the_git_commit_that_the_report_shows(tmp_path, monke
     recorded = json.loads((tmp_path / "provenance.json").read_text())
     assert recorded["git_commit"] == "abc123" and recorded["packages"] == {"torch": "9.9"}
     assert "git commit `abc123`" in _provenance(tmp_path)
+
+
+# --- fresh sample, seed 1206 ----------------------------------------------------------------------
+
+
+def test_from_after_until_error_lists_the_stage_order(tmp_path):
+    from recipes.runner import run_stages
+
+    with pytest.raises(ValueError) as err:
+        run_stages([], RunDir(tmp_path), from_stage="report", until_stage="curate")
+    assert str(err.value) == (
+        "--from report comes after --until curate; stages run corpus -> curate -> tokenize -> base -> "
+        "search -> plan -> train -> average -> eval -> report"
+    )
+
+
+def test_provenance_names_each_package_as_its_distribution_does(tmp_path):
+    """The report prints provenance's packages as ``name version``: each is recorded under the
+    distribution's own name with the installed version (so `tokenizers 0.x`, not a spelling of it)."""
+    from importlib import metadata
+
+    from recipes.runner import provenance
+
+    packages = provenance()["packages"]
+    for name in ("torch", "transformers", "datatrove", "polars", "tokenizers", "numpy", "pydantic"):
+        assert packages[name] == metadata.version(name), name
+    for name, version in packages.items():
+        if version is not None:
+            assert metadata.metadata(name)["Name"].lower() == name, name
