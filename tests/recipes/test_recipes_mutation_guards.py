@@ -527,3 +527,45 @@ def test_provenance_names_each_package_as_its_distribution_does(tmp_path):
     for name, version in packages.items():
         if version is not None:
             assert metadata.metadata(name)["Name"].lower() == name, name
+
+
+# --- fresh sample, seed 1207 ----------------------------------------------------------------------
+
+
+def test_an_atomic_stage_records_its_files_in_the_final_folder_and_others_as_given(tmp_path):
+    """An atomic stage writes into a ``.partial`` folder that is renamed at the end: the files it
+    returns there are recorded under the final folder; a file it names elsewhere is kept as given."""
+    from recipes.runner import Stage, run_stages
+
+    elsewhere = tmp_path / "shared" / "table.parquet"
+
+    def work(out):
+        (out / "a.txt").write_text("a")
+        return [out / "a.txt", elsewhere]
+
+    stage = Stage("curate", "curate", "k", tmp_path / "run" / "curate", work)
+    (record,) = run_stages([stage], RunDir(tmp_path / "run"), log=lambda m: None)
+    assert record.outputs == [str(tmp_path / "run" / "curate" / "a.txt"), str(elsewhere)]
+    assert (tmp_path / "run" / "curate" / "a.txt").read_text() == "a"
+
+
+def test_a_run_with_init_model_trains_from_the_recipes_model(tmp_path, monkeypatch):
+    import training
+    from recipes.config import validate_recipe
+    from training.trainer.loop import TrainResult
+
+    configs = []
+
+    def fake_train(config):
+        configs.append(config)
+        return TrainResult(Path(config.run_dir), Path(config.run_dir) / "hf" / "step_1", Path("m.jsonl"), 1)
+
+    monkeypatch.setattr(training, "train", fake_train)
+    (tmp_path / "user-model").mkdir()
+    raw = load_recipe("demo").model_dump()
+    raw["model"] = {"init_from": str(tmp_path / "user-model")}
+    raw["runs"] = {"anneal": {**raw["runs"]["anneal"], "init": "model"}}
+    raw["average"] = {}
+    stages = {s.name: s for s in build_stages(validate_recipe(raw), tmp_path / "run")}
+    stages["train.anneal.seed0"].run(tmp_path / "anneal")
+    assert Path(configs[-1].model.init_from) == tmp_path / "user-model"
