@@ -3,8 +3,8 @@
 ``DedupSignature`` writes each bucket's records unsorted while documents flow and sorts each file
 at the end of the task, as datatrove's readers need. **whole** loads the file and sorts it in
 memory (what midtrain did before ``curation/dedup/sorted_runs.py``: 68 bytes per document of the
-task at datatrove's 14 x 8 default); **runs** is ``sorted_runs.sort_file`` (sorted runs of 262k
-records merged range by range). Records are shaped as MinHash values are (the least of 20-2,000
+task at datatrove's 14 x 8 default); **runs** is ``sorted_runs.sort_file`` as ``DedupSignature``
+calls it (sorted runs of ``DedupSignature.sort_chunk_records`` records merged range by range). Records are shaped as MinHash values are (the least of 20-2,000
 n-gram hashes below 2**61, so most lie near 0, plus 5 % exact copies). Each side runs in a fresh
 process on its own copy: peak RSS over the process's start (VmHWM), CPU seconds, and whether the
 two sorted files are byte-identical.
@@ -47,7 +47,8 @@ if mode == "whole":
     records.sort(order=dtype.names)
     records.tofile(path)
 else:
-    sorted_runs.sort_file(path, dtype)
+    from curation.dedup.signature import DedupSignature
+    sorted_runs.sort_file(path, dtype, DedupSignature.sort_chunk_records)
 print(json.dumps({"cpu_s": time.process_time() - cpu, "peak_over_start_mib": hwm() - start_mib}))
 """
 

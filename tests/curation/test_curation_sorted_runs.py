@@ -33,28 +33,35 @@ def test_sort_file_writes_exactly_the_full_sort(tmp_path, n):
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name], "sorted runs and temp files are removed"
 
 
-def test_sort_file_reads_a_bounded_number_of_records_at_a_time(tmp_path, monkeypatch):
-    """The point of sorting in runs: no read holds more than a run or a range, never the file."""
+def test_sort_file_holds_a_run_or_a_range_never_the_file(tmp_path, monkeypatch):
+    """The point of sorting in runs: memory bounded by the chunk, whatever the file's size."""
+    import tracemalloc
+
     rng = np.random.default_rng(1)
-    records = np.empty(5000, DTYPE)
-    records["h0"] = rng.permutation(5000)  # distinct first hashes: ranges of about one chunk
+    records = np.empty(20_000, DTYPE)
+    records["h0"] = rng.permutation(20_000)  # distinct first hashes: ranges of about one chunk
     records["h1"] = 0
-    records["doc"] = np.arange(5000)
+    records["doc"] = np.arange(20_000)
     path = tmp_path / "b.sig"
     records.tofile(path)
     reads = []
-    real_fromfile = np.fromfile
+    real_read_into = sorted_runs._read_into
 
-    def counting_fromfile(*args, **kwargs):
-        out = real_fromfile(*args, **kwargs)
+    def counting_read_into(f, out):
         reads.append(out.size)
-        return out
+        return real_read_into(f, out)
 
-    monkeypatch.setattr(sorted_runs.np, "fromfile", counting_fromfile)
-    sorted_runs.sort_file(path, DTYPE, chunk=200)
-    assert max(reads) <= 2 * 200, max(reads)
-    assert sum(reads) == 2 * 5000  # each record read once into a run and once into a range
-    assert np.array_equal(real_fromfile(path, DTYPE), np.sort(records, order=DTYPE.names))
+    monkeypatch.setattr(sorted_runs, "_read_into", counting_read_into)
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc
+    try:
+        sorted_runs.sort_file(path, DTYPE, chunk=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(reads) == 2 * 20_000  # each record read once into a run and once into a range
+    assert max(reads) <= 2 * 1000
+    assert peak < 0.25 * records.nbytes, f"{peak} bytes held sorting a {records.nbytes}-byte file"
+    assert np.array_equal(np.fromfile(path, DTYPE), np.sort(records, order=DTYPE.names))
 
 
 def test_iter_ranges_cover_the_sorted_union_in_order_of_the_first_hash(tmp_path):
@@ -84,3 +91,20 @@ def test_sorted_unique_is_np_unique_of_the_joined_parts():
     got = sorted_runs.sorted_unique(parts)
     assert got.tobytes() == np.unique(np.concatenate(parts)).tobytes()
     assert sorted_runs.sorted_unique([parts[0]]).size == 0
+
+
+def test_ranges_stay_near_the_chunk_size_over_many_runs_of_one_distribution(tmp_path):
+    """A bucket's sorted runs all follow one distribution: sampled at the same positions, their
+    samples bunched at the same quantiles and one range in 16 held 1/16 of all the records."""
+    rng = np.random.default_rng(5)
+    files = []
+    for k in range(100):  # more files than a range has samples (16 x 3)
+        rec = np.empty(500, DTYPE)
+        rec["h0"] = (rng.exponential(1e6, 500) ** 2).astype("<u8")
+        rec["h1"] = 0
+        rec["doc"] = np.arange(500) + 500 * k
+        files.append(tmp_path / f"{k}.sig")
+        np.sort(rec, order=DTYPE.names).tofile(files[-1])
+    sizes = [sum(p.size for p in parts) for parts in sorted_runs.iter_ranges(files, DTYPE, chunk=160)]
+    assert sum(sizes) == 50_000
+    assert max(sizes) <= 3 * 160, sorted(sizes)[-5:]
