@@ -59,8 +59,9 @@ class NGramDecontFilter(BaseFilter):
         which = np.repeat(np.arange(found.size, dtype=np.int64), counts)
         at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         rows = self._items[at].astype(np.int64)
-        pairs = np.unique(which * (int(rows.max()) + 1) + rows)
-        items, shared = np.unique(pairs % (int(rows.max()) + 1), return_counts=True)
+        num_rows = int(rows.max()) + 1  # a (hash, item) pair as one integer
+        pairs = np.unique(which * num_rows + rows)
+        items, shared = np.unique(pairs % num_rows, return_counts=True)
         return dict(zip(items.tolist(), shared.tolist(), strict=True))
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

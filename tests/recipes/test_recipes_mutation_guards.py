@@ -83,7 +83,8 @@ def test_plan_stage_scales_the_token_budget_and_plans_from_the_exact_inventory(t
     ]
 
 
-def test_train_stages_get_their_folders_seed_and_init(tmp_path, monkeypatch):
+def _record_train_configs(monkeypatch) -> list:
+    """``training.train`` replaced by a stub that records each config and reports one step."""
     import training
     from training.trainer.loop import TrainResult
 
@@ -94,6 +95,11 @@ def test_train_stages_get_their_folders_seed_and_init(tmp_path, monkeypatch):
         return TrainResult(Path(config.run_dir), Path(config.run_dir) / "hf" / "step_1", Path("m.jsonl"), 1)
 
     monkeypatch.setattr(training, "train", fake_train)
+    return configs
+
+
+def test_train_stages_get_their_folders_seed_and_init(tmp_path, monkeypatch):
+    configs = _record_train_configs(monkeypatch)
     _, stages = _stages(tmp_path, "base.seeds=[3]")
     out = tmp_path / "base-run"
     assert (
@@ -550,17 +556,9 @@ def test_an_atomic_stage_records_its_files_in_the_final_folder_and_others_as_giv
 
 
 def test_a_run_with_init_model_trains_from_the_recipes_model(tmp_path, monkeypatch):
-    import training
     from recipes.config import validate_recipe
-    from training.trainer.loop import TrainResult
 
-    configs = []
-
-    def fake_train(config):
-        configs.append(config)
-        return TrainResult(Path(config.run_dir), Path(config.run_dir) / "hf" / "step_1", Path("m.jsonl"), 1)
-
-    monkeypatch.setattr(training, "train", fake_train)
+    configs = _record_train_configs(monkeypatch)
     (tmp_path / "user-model").mkdir()
     raw = load_recipe("demo").model_dump()
     raw["model"] = {"init_from": str(tmp_path / "user-model")}
