@@ -5,7 +5,8 @@ Stages (each a datatrove pipeline with its own logging folder under ``DIR/work/<
 0. ``decont_index`` (1 task): n-gram index of the eval sets.
 1. ``filter`` (tasks): read sources -> heuristic filters -> classifiers/tags -> decontamination
    -> dedup signatures -> ``work/filtered/<rank>.jsonl.gz``.
-2. ``buckets`` (num_buckets tasks): datatrove's ``MinhashDedupBuckets``.
+2. ``buckets`` (num_buckets tasks): datatrove's ``MinhashDedupBuckets``, its pairs merged in numpy
+   (``curation/dedup/buckets.py``: the same ``.dups`` files).
 3. ``cluster`` (1 task): exact + near clusters, keeper by source rank, held-out selection.
 4. ``write`` (tasks): drop duplicates, split held-out, count tokens -> curated/ and heldout/.
 4b. ``dedup_index`` (num_buckets tasks): the kept documents' signatures and hashes -> DIR/dedup_index/,
@@ -126,12 +127,13 @@ def _top_percentile_of(config: CurationConfig):
 
 def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tuple[str, list, int]]:
     """``[(stage name, pipeline, tasks)]`` in run order."""
-    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
 
     from curation.annotate import HeldoutSplit, ShardReader
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup import DedupFilter, DedupSignature, PriorityCluster
     from curation.dedup.against import against_bands, check_against
+    from curation.dedup.buckets import FastMinhashBuckets
     from curation.dedup.index import DedupIndexWriter, index_settings
     from curation.dedup.lsh import similarity_curve_table
     from curation.filters import build_heuristic_filters, make_word_tokenizer, source_filters, source_kind
@@ -206,7 +208,7 @@ def build_stages(config: CurationConfig, out_dir: Path, work: Path) -> list[tupl
             (
                 "buckets",
                 [
-                    MinhashDedupBuckets(
+                    FastMinhashBuckets(
                         str(work / "dedup" / "sigs"),
                         str(work / "dedup" / "buckets"),
                         config=minhash,

@@ -34,15 +34,20 @@ def num_records(path: Path, dtype: np.dtype) -> int:
     return path.stat().st_size // dtype.itemsize
 
 
-def iter_ranges(paths: list[Path], dtype: np.dtype, chunk: int = CHUNK_RECORDS) -> Iterator[list[np.ndarray]]:
+def iter_ranges(
+    paths: list[Path], dtype: np.dtype | list[np.dtype], chunk: int = CHUNK_RECORDS
+) -> Iterator[list[np.ndarray]]:
     """For each range of the first hash, in order: the records of every (sorted) file in it, one
     array per file, each still sorted. Concatenated and sorted, range by range, they are the
-    sorted union of the files."""
-    starts = _range_starts(paths, dtype, chunk)
+    sorted union of the files. ``dtype`` is one for all files or one per file (bucket records
+    with a document id beside index records without): only the first hash ``h0``, at the same
+    place in each, cuts the ranges."""
+    dtypes = list(dtype) if isinstance(dtype, list | tuple) else [dtype] * len(paths)
+    starts = _range_starts(paths, dtypes, chunk)
     for c in range(len(starts[0]) - 1 if starts else 0):
         yield [
-            np.fromfile(p, dtype=dtype, count=at[c + 1] - at[c], offset=at[c] * dtype.itemsize)
-            for p, at in zip(paths, starts, strict=True)
+            np.fromfile(p, dtype=dt, count=at[c + 1] - at[c], offset=at[c] * dt.itemsize)
+            for p, dt, at in zip(paths, dtypes, starts, strict=True)
         ]
 
 
@@ -72,7 +77,7 @@ def sort_file(path: Path, dtype: np.dtype, chunk: int = CHUNK_RECORDS) -> None:
                 runs.append(path.with_name(f"{path.name}.run{k}"))
                 run.tofile(runs[-1])
         del buffer
-        starts = _range_starts(runs, dtype, chunk)
+        starts = _range_starts(runs, [dtype] * len(runs), chunk)
         sizes = [sum(at[c + 1] - at[c] for at in starts) for c in range(len(starts[0]) - 1)]
         merged = np.empty(max(sizes), dtype)
         handles = [open(r, "rb", buffering=0) for r in runs]  # noqa: SIM115 (closed below; unbuffered: read straight into the array)
@@ -108,11 +113,11 @@ def _read_into(f, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _range_starts(paths: list[Path], dtype: np.dtype, chunk: int) -> list[list[int]]:
+def _range_starts(paths: list[Path], dtypes: list[np.dtype], chunk: int) -> list[list[int]]:
     """Per (sorted) file, the record where each range of the first hash starts, and its length:
     one sample per ``chunk // 16`` records of each file; every 16th sample of them all, sorted,
     starts a range of ~``chunk`` records; the last range ends at each file's end."""
-    counts = [num_records(p, dtype) for p in paths]
+    counts = [num_records(p, dt) for p, dt in zip(paths, dtypes, strict=True)]
     handles = [open(p, "rb", buffering=0) for p in paths]  # noqa: SIM115 (closed below)
     try:
         step = max(1, chunk // _SAMPLES_PER_RANGE)
@@ -121,14 +126,14 @@ def _range_starts(paths: list[Path], dtype: np.dtype, chunk: int) -> list[list[i
         # quantiles, bunched: the ranges between the bunches held 1/16 of everything each, and
         # grew with the file count.
         samples = sorted(
-            _first_hash(f, i, dtype)
-            for j, (f, n) in enumerate(zip(handles, counts, strict=True))
+            _first_hash(f, i, dt)
+            for j, (f, n, dt) in enumerate(zip(handles, counts, dtypes, strict=True))
             for i in range(j * step // len(paths), n, step)
         )
         edges = [0] + samples[_SAMPLES_PER_RANGE::_SAMPLES_PER_RANGE]
         return [
-            [_first_at_least(f, n, dtype, e) for e in edges] + [n]
-            for f, n in zip(handles, counts, strict=True)
+            [_first_at_least(f, n, dt, e) for e in edges] + [n]
+            for f, n, dt in zip(handles, counts, dtypes, strict=True)
         ]
     finally:
         for f in handles:
