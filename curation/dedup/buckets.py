@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.pipeline.dedup.minhash import SENTINEL, MinhashDedupBuckets
 
-from curation.dedup.sorted_runs import CHUNK_RECORDS, iter_ranges
+from curation.dedup.sorted_runs import iter_ranges
 
 PAIR_DTYPE = np.dtype("<u4")  # a pair is four of them: file, doc, file, doc
 
@@ -42,7 +42,8 @@ def _local_root(folder) -> Path | None:
 class FastMinhashBuckets(MinhashDedupBuckets):
     """``MinhashDedupBuckets`` with the same options and output, merged in numpy."""
 
-    chunk_records = CHUNK_RECORDS  # records of a band held per range (sorted_runs)
+    # records of a band per range: the sort holds ~12 columns of 8 bytes per record, so ~50 MB at 2^16
+    chunk_records = 1 << 16
 
     def _fast_path(self, world_size: int) -> bool:
         return (

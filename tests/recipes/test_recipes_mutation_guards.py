@@ -6,6 +6,7 @@ the wiring (which folder goes where, which seed, the recipe's scale) is checked 
 Also ``RunDir.claim``: the resolved recipe and provenance it records.
 """
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,9 @@ def test_plan_stage_scales_the_token_budget_and_plans_from_the_exact_inventory(t
     monkeypatch.setattr(
         mixing, "plan_mixture", lambda inv, config: seen.update(inv=inv, config=config) or "plan"
     )
-    monkeypatch.setattr(mixing, "write_plan", lambda plan, out, config: seen.update(plan=plan, out=out))
+    monkeypatch.setattr(
+        mixing, "write_plan", lambda plan, out, config: seen.update(plan=plan, out=out, written=config)
+    )
     recipe, stages = _stages(tmp_path, "scale=0.5")
     out = tmp_path / "plan-out"
     assert stages["base.plan"].run(out) == [out / "plan.parquet", out / "plan.png"]
@@ -74,6 +77,7 @@ def test_plan_stage_scales_the_token_budget_and_plans_from_the_exact_inventory(t
         seen["root"] == tmp_path and seen["inv"] == tmp_path and seen["plan"] == "plan" and seen["out"] == out
     )
     assert seen["config"].total_tokens == int(recipe.base.plan["total_tokens"] * 0.5)
+    assert seen["written"] is seen["config"]  # plan.json and the plot describe the config that planned it
     # each run's plan stage plans that run's mixture
     anneal_out = tmp_path / "anneal-plan"
     assert stages["plan.anneal"].run(anneal_out) == [anneal_out / "plan.parquet", anneal_out / "plan.png"]
@@ -503,6 +507,7 @@ def test_provenance_records_the_git_commit_that_the_report_shows(tmp_path, monke
     RunDir(tmp_path).claim(load_recipe("demo"), force=False)
     recorded = json.loads((tmp_path / "provenance.json").read_text())
     assert recorded["git_commit"] == "abc123" and recorded["packages"] == {"torch": "9.9"}
+    assert recorded["argv"] == sys.argv  # the command that started the run, under its documented key
     assert "git commit `abc123`" in _provenance(tmp_path)
 
 

@@ -139,3 +139,10 @@ def test_a_tokenizer_rewritten_in_place_retokenizes(tmp_path):
     write_tokenizer(tokenizer, 80)  # same path, another vocabulary
     again = _run(recipe, tmp_path / "run")
     assert again[0] == "tokenize" and "curate" not in again
+
+
+def test_relaunching_on_other_processes_resumes_training_instead_of_retraining(tmp_path):
+    """The launcher says where training runs, not what it trains: 1 -> 2 processes per node keeps
+    every stage done (a DCP checkpoint reshards onto the new world size)."""
+    assert _run(_demo(), tmp_path)[-1] == "report"
+    assert _run(_demo("runs.anneal.launcher.nproc_per_node=2"), tmp_path) == []
