@@ -12,7 +12,8 @@ datatrove's rule, in the order records leave its heap (``sig``, then ``file_id``
 same signature): each new document whose signature equals the previous record's is written as a
 pair with that record, ``(file, doc, file, doc)``, or ``(SENTINEL, SENTINEL, file, doc)`` when
 the previous record came from an index (a match with an old corpus). Index records write
-nothing. Stats ``total_matches`` and ``index_match`` are counted as datatrove counts them.
+nothing. Stats ``total_matches`` and ``index_match`` have datatrove's totals (one update a band,
+not one a pair).
 
 Anything this path does not cover (several workers per band, an index being written with
 ``create_index_name``, ``only_dedup_in_index``, files not on a local disk) runs datatrove's own
