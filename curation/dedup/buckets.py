@@ -2,10 +2,11 @@
 
 datatrove's ``MinhashDedupBuckets`` merges a band's sorted signature files with a heap of Python
 ``HashSig`` dataclasses: one object, one tuple comparison and one ``struct.pack`` per record,
-about 9 % of the standard pipeline's CPU. The duplicate pairs it writes follow from the sorted
-order alone, so here the files are merged one range of the first hash at a time
-(``sorted_runs.iter_ranges``: bounded memory, whatever the band's size), each range sorted in
-numpy in datatrove's heap order, and the pairs taken with array comparisons.
+6 % of a standard run's CPU on the 8 MB real-text corpus (1.11 of 19.4 s; 0.34 s here). The
+duplicate pairs it writes follow from the sorted order alone, so here the files are merged one
+range of the first hash at a time (``sorted_runs.iter_ranges``: bounded memory, whatever the
+band's size), each range sorted in numpy in datatrove's heap order, and the pairs taken with
+array comparisons.
 
 datatrove's rule, in the order records leave its heap (``sig``, then ``file_id``, then
 ``doc_id``; an index record has ``file_id`` -1, so it comes before the new documents with the
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.pipeline.dedup.minhash import SENTINEL, MinhashDedupBuckets
 
+from curation.dedup.signature import _index_record_dtype, _record_dtype
 from curation.dedup.sorted_runs import iter_ranges
 
 PAIR_DTYPE = np.dtype("<u4")  # a pair is four of them: file, doc, file, doc
@@ -62,13 +64,8 @@ class FastMinhashBuckets(MinhashDedupBuckets):
         with self.track_time():
             self._run_band(rank)
 
-    def _dtypes(self) -> tuple[np.dtype, np.dtype]:
-        fmt = f"<{self.config.hash_config.struct_format}"
-        hashes = [(f"h{i}", fmt) for i in range(self.config.hashes_per_bucket)]
-        return np.dtype(hashes + [("doc", "<u4")]), np.dtype(hashes)
-
     def _run_band(self, bucket: int) -> None:
-        sig_dtype, index_dtype = self._dtypes()
+        sig_dtype, index_dtype = _record_dtype(self.config), _index_record_dtype(self.config)
         sig_files = self.input_folder.list_files(subdirectory=f"bucket_{bucket:03d}")
         index_files = (
             self.index_folder.list_files(subdirectory=f"bucket_{bucket:03d}") if self.index_folder else []
@@ -82,7 +79,6 @@ class FastMinhashBuckets(MinhashDedupBuckets):
             paths += [index_root / f for f in index_files]
         dtypes = [sig_dtype] * len(sig_files) + [index_dtype] * len(index_files)
         keep = [i for i, p in enumerate(paths) if p.stat().st_size]
-        self.output_folder.makedirs("", exist_ok=True)
         matches = index_matches = 0
         with self.output_folder.open(f"{bucket:05d}_00.dups", mode="wb") as out:
             if keep:
@@ -109,18 +105,11 @@ class FastMinhashBuckets(MinhashDedupBuckets):
             return np.empty((0, 4), PAIR_DTYPE), 0
         columns = [np.concatenate([p[f"h{i}"] for p in parts]) for i in range(k)]
         # heap order after the signature: file_id (-1 for an index record), then doc_id (-1 too)
-        file_id = np.concatenate(
-            [
-                np.full(p.size, f if f < n_sig_files else -1, np.int64)
-                for p, f in zip(parts, file_ids, strict=True)
-            ]
-        )
+        from_sigs = [f < n_sig_files for f in file_ids]
+        file_id = np.repeat(np.where(from_sigs, file_ids, -1), [p.size for p in parts])
         doc = np.concatenate(
-            [
-                p["doc"].astype(np.int64) if f < n_sig_files else np.full(p.size, -1, np.int64)
-                for p, f in zip(parts, file_ids, strict=True)
-            ]
-        )
+            [p["doc"] if sig else np.full(p.size, -1) for p, sig in zip(parts, from_sigs, strict=True)]
+        ).astype(np.int64)
         order = np.lexsort([doc, file_id, *reversed(columns)])  # last key is the primary one
         same = np.ones(n - 1, bool)
         for col in columns:

@@ -181,12 +181,10 @@ class DedupIndexWriter(PipelineStep):
         range of the first hash at a time (``sorted_runs.iter_ranges``): each range read from
         every file, filtered to the kept documents, packed, joined and made unique.
         """
-        from curation.dedup.signature import _record_dtype
+        from curation.dedup.signature import _index_record_dtype, _record_dtype
 
         cfg = self.minhash_config
-        dtype = _record_dtype(cfg)
-        # an index record is a signature record without its document id
-        packed = np.dtype([(f"h{i}", dtype[f"h{i}"]) for i in range(cfg.hashes_per_bucket)])
+        dtype, packed = _record_dtype(cfg), _index_record_dtype(cfg)
         tasks, paths = [], []
         for r in range(self.num_ranks):
             path = Path(self.dedup_dir) / "sigs" / f"bucket_{band:03d}" / f"{r:05d}.minhash.sig"

@@ -198,9 +198,11 @@ def _save_rows(raw: Path, path: Path, n: int) -> None:
     raw.unlink()
 
 
+def _index_record_dtype(cfg: MinhashConfig) -> np.dtype:
+    """One index record, as datatrove packs it: ``<{hashes_per_bucket}{Q|I}`` (no document id)."""
+    return np.dtype([(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)])
+
+
 def _record_dtype(cfg: MinhashConfig) -> np.dtype:
     """One bucket record, as datatrove packs it: ``<{hashes_per_bucket}{Q|I}I``."""
-    return np.dtype(
-        [(f"h{i}", f"<{cfg.hash_config.struct_format}") for i in range(cfg.hashes_per_bucket)]
-        + [("doc", "<u4")]
-    )
+    return np.dtype(_index_record_dtype(cfg).descr + [("doc", "<u4")])

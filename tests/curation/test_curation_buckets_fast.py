@@ -115,13 +115,34 @@ def test_pair_order_is_the_heap_order_on_ties(tmp_path):
     assert stats == {0: {"total_matches": 2}}
 
 
-def test_uncovered_options_run_datatrove(tmp_path):
-    """Several workers per band is datatrove's own path (hash ranges split by its seek)."""
+def _run_workers(step_cls, sigs: Path, out: Path, cfg: MinhashConfig, workers: int, **kwargs) -> dict:
+    for rank in range(cfg.num_buckets * workers):
+        step = step_cls(str(sigs), str(out), config=cfg, **kwargs)
+        result = step.run(rank=rank, world_size=cfg.num_buckets * workers)
+        if result is not None:
+            list(result)
+    return {path.name: path.read_bytes() for path in sorted(out.glob("*.dups"))}
+
+
+def test_uncovered_options_give_datatrove_output(tmp_path):
+    """Two workers per band (datatrove splits the hash range by seeking) and ``only_dedup_in_index``
+    are datatrove's own path: the same files as the stock step, and the fast path is not taken."""
     cfg = MinhashConfig(n_grams=5, num_buckets=1, hashes_per_bucket=2)
-    step = FastMinhashBuckets(str(tmp_path), str(tmp_path / "out"), config=cfg)
-    assert step._fast_path(world_size=1) is True
-    assert step._fast_path(world_size=2) is False
-    with_index_only = FastMinhashBuckets(
-        str(tmp_path), str(tmp_path / "out"), config=cfg, index_folder=str(tmp_path)
-    )
-    assert with_index_only._fast_path(world_size=1) is False  # only_dedup_in_index=True by default
+    rng = np.random.default_rng(11)
+    _write_band(tmp_path / "sigs", cfg, rng, files=4, docs=300, dup=0.3)
+    _write_index(tmp_path / "index", cfg, rng, 40)
+    assert FastMinhashBuckets(str(tmp_path), str(tmp_path), config=cfg)._fast_path(world_size=2) is False
+    for name, kwargs in (("split", {}), ("index_only", {"index_folder": str(tmp_path / "index")})):
+        workers = 2 if name == "split" else 1
+        want = _run_workers(
+            MinhashDedupBuckets, tmp_path / "sigs", tmp_path / f"stock_{name}", cfg, workers, **kwargs
+        )
+        got = _run_workers(
+            FastMinhashBuckets, tmp_path / "sigs", tmp_path / f"fast_{name}", cfg, workers, **kwargs
+        )
+        assert got == want, name
+        assert sum(len(b) for b in want.values()) > 0, name  # there were pairs to write
+    assert set(want) == {"00000_00.dups"}
+    assert {"00000_00.dups", "00000_01.dups"} <= set(
+        p.name for p in (tmp_path / "fast_split").glob("*.dups")
+    )  # one file per worker: datatrove's naming, not the fast path's single file
