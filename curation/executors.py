@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from curation.config import ExecutorConfig
+from curation.task_logging import cache_library_dirs
 
 
 def make_executor(
@@ -10,6 +11,7 @@ def make_executor(
 ):
     workers = config.workers if config.workers > 0 else tasks
     workers = min(workers, tasks)
+    cache_library_dirs()  # each task opens a log sink; see curation/task_logging.py
     if config.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
