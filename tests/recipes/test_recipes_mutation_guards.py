@@ -572,3 +572,28 @@ def test_a_run_with_init_model_trains_from_the_recipes_model(tmp_path, monkeypat
     stages = {s.name: s for s in build_stages(validate_recipe(raw), tmp_path / "run")}
     stages["train.anneal.seed0"].run(tmp_path / "anneal")
     assert Path(configs[-1].model.init_from) == tmp_path / "user-model"
+
+
+# --- fresh sample, seed 1209 ----------------------------------------------------------------------
+
+
+def test_provenance_records_when_the_run_started_as_an_iso_time(tmp_path):
+    import datetime
+    import json
+
+    RunDir(tmp_path).claim(load_recipe("demo"), force=False)
+    recorded = json.loads((tmp_path / "provenance.json").read_text())
+    started = datetime.datetime.fromisoformat(recorded["started_at"])
+    assert abs((datetime.datetime.now() - started).total_seconds()) < 600
+
+
+def test_report_shows_each_finished_stage_wall_time(tmp_path):
+    from recipes.report import _provenance
+    from recipes.runner import StageRecord
+
+    run = RunDir(tmp_path)
+    run.mark_finished(StageRecord("curate", "k1", "ran", wall_s=12.34, outputs=[]))
+    run.mark_finished(StageRecord("train.anneal", "k2", "ran", wall_s=30.0, outputs=[]))
+    assert run.stage_times() == {"curate": 12.34, "train.anneal": 30.0}
+    text = _provenance(tmp_path)
+    assert "12.3" in text and "Total stage time: 42 s." in text
