@@ -8,7 +8,10 @@ source each, grown to ``--mb`` with fresh variants and planted duplicates
 per core; MB/s/core is text MB over the run's CPU seconds (``time.process_time`` around
 ``run_curation``; wall seconds are printed too, and the load average, since the machine is shared).
 Each tree first runs once, untimed, on 1 % of the corpus, so that compiling its numba kernels
-(cached on disk per tree) is not timed.
+(cached on disk per tree) is not timed. ``--repeat K`` runs now and today K times each,
+alternating which goes first (the box's speed drifts within minutes, and the second of two
+back-to-back runs was seen 20-30 % slower), and reports each tree's median run and every run's
+CPU seconds.
 
 - **now**: this checkout;
 - **today**: the same config on the curation package of ``--baseline`` (default: the commit
@@ -173,6 +176,7 @@ def main() -> None:
     parser.add_argument("--stock-fraction", type=float, default=0.08)
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of now and of today, alternating order")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_throughput.json")
@@ -228,8 +232,17 @@ def main() -> None:
         spec = {"mode": "midtrain", "out": str(work / "runs" / f"warm_{name}")}
         child({**spec, "config": curation_config(warm, eval_gsm8k, args.data)}, tree)
         shutil.rmtree(spec["out"], ignore_errors=True)
-    run("now", ROOT, sources, "full")
-    run("today", old_tree, sources, "full")
+    cpu_runs: dict[str, list[float]] = {"now": [], "today": []}
+    trials: dict[str, list[dict]] = {"now": [], "today": []}
+    for i in range(args.repeat):
+        for name, tree in (
+            (("now", ROOT), ("today", old_tree)) if i % 2 == 0 else (("today", old_tree), ("now", ROOT))
+        ):
+            run(name, tree, sources, "full")
+            trials[name].append(runs[name])
+            cpu_runs[name].append(round(runs[name]["cpu_s"], 2))
+    for name, results in trials.items():  # the median run (by CPU seconds) stands for the tree
+        runs[name] = sorted(results, key=lambda r: r["cpu_s"])[(len(results) - 1) // 2]
     run("now_subset", ROOT, subset, "subset")
     if not args.skip_stock:
         run("stock_subset", ROOT, subset, "subset", mode="stock")
@@ -243,6 +256,7 @@ def main() -> None:
         "keep_drop_identical_vs_today": same / len(docs["full"]),
         "kept": {k: len(r["kept"]) for k, r in runs.items()},
         "speedup_cpu_vs_today": runs["today"]["cpu_s"] / runs["now"]["cpu_s"],
+        "cpu_s_every_run": cpu_runs,
     }
     if "stock_subset" in runs:
         result["speedup_cpu_vs_stock_same_docs"] = runs["stock_subset"]["cpu_s"] / runs["now_subset"]["cpu_s"]

@@ -16,6 +16,8 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
+from curation.stats.batched import BatchedStats
+
 _SYMBOLS = re.compile(r"[=+\-*/^\\{}()<>$]")
 TRANSIENT_KEYS = ("heldout", "file_path")
 
@@ -28,7 +30,7 @@ def simple_tier(text: str) -> int:
     return min(2, score)
 
 
-class DomainAndTier(PipelineStep):
+class DomainAndTier(BatchedStats, PipelineStep):
     name = "🏷 Domain + tier (hint)"
     type = "🏷 - TAGGER"
 
@@ -42,7 +44,7 @@ class DomainAndTier(PipelineStep):
             yield doc
 
 
-class HeldoutSplit(PipelineStep):
+class HeldoutSplit(BatchedStats, PipelineStep):
     """Write docs with ``metadata['heldout']`` to ``writer`` (heldout/<source>/) and drop them here."""
 
     name = "🧊 Held-out split"
@@ -66,7 +68,7 @@ class HeldoutSplit(PipelineStep):
                 yield doc
 
 
-class ShardReader(PipelineStep):
+class ShardReader(BatchedStats, PipelineStep):
     """Read ``<folder>/<rank>.jsonl.gz`` (nothing when that task wrote no documents)."""
 
     name = "📖 Shard"

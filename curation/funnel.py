@@ -20,6 +20,7 @@ from pathlib import Path
 
 from datatrove.pipeline.writers import JsonlWriter
 
+from curation.stats.batched import BatchedStats
 from curation.stats.merge import load_stage_stats
 
 STAGE_ORDER = ("filter", "write")
@@ -37,7 +38,7 @@ KEPT_COLOR, DROPPED_COLOR, NOT_RUN_COLOR = "#4c72b0", "#dd8452", "#c7c7c7"
 _FILTER_STEPS = ("gopher_quality", "gopher_repetition", "c4", "fineweb", "code_quality")
 
 
-class RemovedWriter(JsonlWriter):
+class RemovedWriter(BatchedStats, JsonlWriter):
     """A filter's exclusion writer that also counts each drop as ``dropped/<source>/<reason>``.
 
     datatrove's ``BaseFilter`` puts the reason in ``metadata['filter_reason']`` before writing, so

@@ -35,6 +35,8 @@ from datatrove.data import Document
 from datatrove.io import OutputFileManager
 from datatrove.pipeline.writers import JsonlWriter
 
+from curation.stats.batched import BatchedStats
+
 WORK_LEVEL = 1  # files the run reads back itself
 OUTPUT_LEVEL = 3  # files the user keeps
 _BUFFER = 1 << 18
@@ -67,7 +69,7 @@ class _GzipFileManager(OutputFileManager):
         return self._output_files[filename]
 
 
-class GzipJsonlWriter(JsonlWriter):
+class GzipJsonlWriter(BatchedStats, JsonlWriter):
     """``JsonlWriter`` to ``*.jsonl.gz`` files at gzip level ``level`` (1-9)."""
 
     name = "🐿 Jsonl"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from curation.stats.batched import BatchedStats
+
 CUT_KEYS = ("min_quality", "top_percentile")
 
 
@@ -100,7 +102,7 @@ class QualityCuts:
         return messages
 
 
-class QualityCutFilter(BaseFilter):
+class QualityCutFilter(BatchedStats, BaseFilter):
     """Drop documents whose ``quality_score`` is below their scope's ``min_quality`` (reason ``low_quality``)."""
 
     name = "⭐ Quality cut"

@@ -27,6 +27,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from curation.stats.batched import BatchedStats
+
 _STEP_LINE = re.compile(
     r"^\s*(?:\d+[.)]|[-*•]|step\b|first\b|then\b|next\b|finally\b|so\b|therefore\b|thus\b)", re.I
 )
@@ -166,7 +168,7 @@ def tier_of(score: float, config: DifficultyConfig) -> int:
     return sum(1 for edge in edges if score >= edge)
 
 
-class DifficultyTierer(PipelineStep):
+class DifficultyTierer(BatchedStats, PipelineStep):
     """Write ``difficulty_score`` (float in [0, 1]) and ``difficulty_tier`` (int, 0 = easiest)."""
 
     name = "📶 Difficulty tierer"

@@ -21,11 +21,12 @@ from datatrove.utils.batching import batched
 
 from curation.classifiers.model import load_fasttext, model_labels, predict_proba
 from curation.classifiers.text import normalize_for_fasttext
+from curation.stats.batched import BatchedStats
 
 DEFAULT_DOMAINS = ("math", "code", "reasoning", "general")
 
 
-class DomainTagger(PipelineStep):
+class DomainTagger(BatchedStats, PipelineStep):
     """Tag documents with a domain label and a confidence in [0, 1].
 
     Args:

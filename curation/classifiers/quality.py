@@ -33,6 +33,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curation.classifiers.model import load_fasttext, model_labels, predict_proba
 from curation.classifiers.text import normalize_for_fasttext
+from curation.stats.batched import BatchedStats
 
 SCORE_KEY = "quality_score"
 SOURCE_KEY = "source"
@@ -111,7 +112,7 @@ def compute_source_thresholds(
     return thresholds
 
 
-class QualityScorer(BaseFilter):
+class QualityScorer(BatchedStats, BaseFilter):
     """Annotate ``metadata['quality_score']`` (P(positive) in [0, 1]); optionally drop low scores.
 
     Args:

@@ -17,11 +17,12 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from curation.decont.lookup import in_index, lookup_table
 from curation.decont.ngrams import ngram_hashes
+from curation.stats.batched import BatchedStats
 
 _MAX_TABLE_BITS = 24  # a 16 MB table; larger indexes share slots (more lookups, same answers)
 
 
-class NGramDecontFilter(BaseFilter):
+class NGramDecontFilter(BatchedStats, BaseFilter):
     name = "🧹 N-gram decont"
 
     def __init__(self, index_dir: str, hits_dir: str, n: int = 13, mode: str = "drop"):

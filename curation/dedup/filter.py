@@ -19,6 +19,8 @@ import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from curation.stats.batched import BatchedStats
+
 KIND_NAMES = {0: "none", 1: "exact", 2: "near", 3: "low_quality", 4: "against"}
 # the funnel reason of each dropped kind; "against": a duplicate of the corpus of `dedup.against`
 REASONS = {
@@ -29,7 +31,7 @@ REASONS = {
 }
 
 
-class DedupFilter(BaseFilter):
+class DedupFilter(BatchedStats, BaseFilter):
     name = "🫂 Dedup filter"
 
     def __init__(self, clusters_dir: str, examples_dir: str, max_examples: int = 50):

@@ -37,6 +37,7 @@ from datatrove.pipeline.dedup.minhash import MinhashConfig
 from curation.dedup.cleanliness_fast import cleanliness_score
 from curation.dedup.fast_minhash import FastMinhash
 from curation.dedup.sorted_runs import sort_file
+from curation.stats.batched import BatchedStats
 
 DOC_DTYPE = np.dtype(
     [
@@ -65,7 +66,7 @@ def heldout_key(doc_id: str, seed: int) -> int:
     return xxhash.xxh64_intdigest(f"{seed}:{doc_id}")
 
 
-class DedupSignature(PipelineStep):
+class DedupSignature(BatchedStats, PipelineStep):
     name = "🎯 Dedup signatures"
     type = "🫂 - DEDUP"
     # bucket records sorted at a time at the end of a task (sorted_runs.sort_file): 4.5 MB a run at

@@ -36,10 +36,10 @@ class TokenizerAgreement(PipelineStep):
         self.language = language
 
     def _pairs(self):
-        from curation.filters.heuristics import FILTER_CLASSES
+        from curation.filters.heuristics import FILTER_CLASSES, unscoped
         from curation.filters.word_tokenizer import FastWordTokenizer
 
-        base = {n: cls.__mro__[2] for n, cls in FILTER_CLASSES.items()}  # the stock datatrove class
+        base = {n: unscoped(cls) for n, cls in FILTER_CLASSES.items()}
         return {
             n: (
                 base[n](language=FastWordTokenizer(self.language), **kw),

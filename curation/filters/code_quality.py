@@ -17,8 +17,10 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curation.stats.batched import BatchedStats
 
-class CodeQualityFilter(BaseFilter):
+
+class CodeQualityFilter(BatchedStats, BaseFilter):
     name = "🧑‍💻 Code Quality"
 
     def __init__(

@@ -31,9 +31,10 @@ from datatrove.utils.typeshelper import StatHints
 
 from curation.filters.code_quality import CodeQualityFilter
 from curation.filters.gopher_fast import FastGopherQualityFilter, FastGopherRepetitionFilter
+from curation.stats.batched import BatchedStats
 
 
-class _Scoped:
+class _Scoped(BatchedStats):
     """Mixin: judge only docs of ``sources`` (None: all); count drops and edits per source."""
 
     sources: frozenset[str] | None = None
@@ -97,6 +98,11 @@ class _Scoped:
             else:
                 doc.text = before
         return result
+
+
+def unscoped(cls: type) -> type:
+    """The filter class under ``_Scoped`` (and its stats mixin): the one that judges alone."""
+    return next(c for c in cls.__mro__[1:] if c not in (_Scoped, BatchedStats))
 
 
 class GopherQuality(_Scoped, FastGopherQualityFilter):

@@ -27,11 +27,12 @@ from curation.readers.discover import list_units
 from curation.readers.instruct import InstructionError, conversation_of, judged_text
 from curation.readers.records import iter_records
 from curation.readers.template import render, template_fields
+from curation.stats.batched import BatchedStats
 
 _FILE_REASONS = ("corrupt_file", "binary_file", "file_too_large")
 
 
-class SourcesReader(PipelineStep):
+class SourcesReader(BatchedStats, PipelineStep):
     """Read ``sources`` (list of SourceConfig) into Documents with ``source``/``domain`` metadata."""
 
     name = "📖 Sources"

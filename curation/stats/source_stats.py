@@ -15,6 +15,8 @@ from pathlib import Path
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curation.stats.batched import BatchedStats
+
 SUMMED_KEYS = ("num_docs", "num_tokens", "quality_sum", "num_quality", "difficulty_sum", "num_difficulty")
 
 
@@ -23,7 +25,7 @@ def empty_source_totals() -> dict:
     return {**dict.fromkeys(SUMMED_KEYS, 0), "domains": defaultdict(int)}
 
 
-class SourceStats(PipelineStep):
+class SourceStats(BatchedStats, PipelineStep):
     name = "🔢 Source stats"
     type = "📊 - STATS"
 
