@@ -30,6 +30,7 @@ import polars as pl
 
 from curation.config import CurationConfig
 from curation.config_errors import validate_model
+from curation.main_guard import check_main_guard
 from curation.readers.discover import list_units, preflight_source
 from curation.run_lock import output_errors, run_lock
 from curation.slurm_wait import record_jobs, refuse_if_jobs_queued, wait_for_jobs
@@ -326,6 +327,8 @@ def run_curation(
         )
         config = config.model_copy(update={"executor": executor})
     out_dir = Path(out_dir).resolve()
+    if config.executor.kind == "local" and config.executor.workers != 1:
+        check_main_guard("run_curation")  # workers re-import the script: see curation/main_guard.py
     preflight(config, out_dir)
     with output_errors(out_dir), run_lock(out_dir):  # one run per folder; a full disk is one line
         return _run_locked(config, out_dir, wait=wait, poll_s=poll_s)
