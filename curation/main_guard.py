@@ -45,10 +45,19 @@ def _guarded_lines(path: str) -> tuple[tuple[int, int], ...] | None:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     return tuple(
-        (node.body[0].lineno, node.end_lineno or node.lineno)
+        (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno)  # not its else:
         for node in tree.body
         if isinstance(node, ast.If) and _is_main_test(node.test)
     )
+
+
+def _is_main_script(path: str) -> bool:
+    """``path`` is the file ``python`` was started with (not a notebook cell or ``-c``)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        return main_file is not None and Path(main_file).resolve() == Path(path).resolve()
+    except OSError:
+        return False
 
 
 def check_main_guard(what: str) -> None:
@@ -63,7 +72,7 @@ def check_main_guard(what: str) -> None:
                     f"{path}: {what} was called while a worker re-imported this script; "
                     'put the call under `if __name__ == "__main__":`'
                 )
-            if name == "__main__":
+            if name == "__main__" and _is_main_script(path):
                 ranges = _guarded_lines(path)
                 line = frame.f_lineno
                 if ranges is not None and not any(start <= line <= end for start, end in ranges):
