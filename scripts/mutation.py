@@ -68,6 +68,10 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ["curation/decont/filter.py", "curation/decont/ngrams.py"],
         ["tests/curation/test_curation_decont.py", "tests/curation/test_curation_decont_mutation_guards.py"],
     ),
+    "stats": (
+        ["curation/stats/batched.py"],
+        ["tests/curation/test_curation_stats_batched.py"],
+    ),
     "eval_loss": (
         ["evaluation/loss.py"],
         ["tests/evaluation/test_eval_loss.py", "tests/evaluation/test_eval_loss_mutation_guards.py"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import time
 
 import numpy as np
 import pytest
@@ -145,3 +146,29 @@ def test_pipeline_steps_use_it():
     ):
         assert issubclass(cls, BatchedStats), cls.__name__
         assert cls.stat_update is BatchedStats.stat_update, cls.__name__
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [
+        [(("documents",), 1, None)] * 5 + [(("documents", "read/a"), 1, None)] * 3,  # counts only
+        [(("score",), 1.0, None)] * 4,  # 1.0 is a value: datatrove's total is a float
+        [(("bytes",), 1, "bytes")] * 3,  # a count with a unit keeps the unit
+        [(("x",), 1, None)] * 3 + [(("x",), 5, None)],  # counts, then a value
+    ],
+    ids=["counts", "float-ones", "unit", "counts-then-value"],
+)
+def test_short_sequences_equal_datatrove_in_full(updates):
+    assert _apply(_Batched(), updates) == _apply(_Plain(), updates)
+
+
+def test_timing_unit_and_seconds_are_datatrove_s():
+    plain, fast = _Plain(), _Batched()
+    start = time.perf_counter()
+    for step in (plain, fast):
+        for _ in range(3):
+            with step.track_time(unit="batch"):
+                pass
+    elapsed = time.perf_counter() - start
+    assert fast.stats.time_stats.unit == plain.stats.time_stats.unit == "batch"
+    assert 0 < fast.stats.time_stats.total <= elapsed  # seconds spent inside the blocks
