@@ -134,20 +134,19 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_ceiling.json")
     args = parser.parse_args()
-    if not (args.data / "gsm8k_train.jsonl").is_file():
-        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+
+    require_real_sets(args.data)
     from loguru import logger
 
     logger.disable("datatrove")
     from bench.bench_curation_throughput import curation_config
-    from bench.curation_real_corpus import build_sources
     from curation import CurationConfig, run_curation
 
     work = Path(tempfile.mkdtemp(prefix="bench_ceiling_"))
     try:
         sources = build_sources(args.data, work / "sources", target_mb=1, dup_rate=0.1)
-        eval_gsm8k = work / "gsm8k_eval.jsonl"
-        eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+        eval_gsm8k = write_gsm8k_eval(args.data, work)
         texts = [json.loads(x)["text"] for p in sources.values() for x in p.read_text().splitlines()]
         mb = sum(len(t.encode()) for t in texts) / 1e6
         config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))

@@ -189,14 +189,13 @@ def main() -> None:
         plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
         return
     earlier = [row for path in args.add for row in json.loads(path.read_text())]
-    if not (args.data / "gsm8k_train.jsonl").is_file():
-        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.curation_real_corpus import build_sources, require_real_sets, subset_sources, write_gsm8k_eval
+
+    require_real_sets(args.data)
     from bench.bench_curation_throughput import curation_config
-    from bench.curation_real_corpus import build_sources, subset_sources
 
     work = Path(tempfile.mkdtemp(prefix="bench_cost_"))
-    eval_gsm8k = work / "gsm8k_eval.jsonl"
-    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    eval_gsm8k = write_gsm8k_eval(args.data, work)
     rows = []
     # one small unmeasured run first: a checkout whose numba kernels are not cached yet compiles
     # them once (~90 CPU-s), which would otherwise land in the first size's cost

@@ -9,6 +9,9 @@ mode, alternating which goes first:
 - **datatrove**: the same steps with the mixin's ``stat_update``, ``track_time`` and ``stats``
   switched back to ``datatrove.pipeline.base.PipelineStep``'s.
 
+Before the stage, a micro-benchmark: what one document costs a step in each mode for three
+updates (``total``, ``forwarded``, ``doc_len``) and one timed block, over ``--micro`` documents.
+
 One process, so both modes share imports, numba kernels and the page cache; the box's drift
 within minutes is what is left, hence the repeats and the minimum and median of each mode. The
 ``stats.json`` of the last run of each mode are compared (timings aside): they must be equal.
@@ -41,17 +44,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--micro", type=int, default=200_000, help="documents of the micro-benchmark")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_stats.json")
     args = parser.parse_args()
-    if not (args.data / "gsm8k_train.jsonl").is_file():
-        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+
+    require_real_sets(args.data)
+    from datatrove.data import Document
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.base import PipelineStep
     from loguru import logger
 
     from bench.bench_curation_throughput import curation_config
-    from bench.curation_real_corpus import build_sources
     from curation import CurationConfig
     from curation.pipeline import build_stages
     from curation.stats.batched import BatchedStats
@@ -59,8 +64,7 @@ def main() -> None:
     logger.disable("datatrove")
     work = Path(tempfile.mkdtemp(prefix="bench_stats_"))
     sources = build_sources(args.data, work / "sources", target_mb=args.mb, dup_rate=0.1)
-    eval_gsm8k = work / "gsm8k_eval.jsonl"
-    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    eval_gsm8k = write_gsm8k_eval(args.data, work)
     config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
     docs = sum(1 for p in sources.values() for _ in p.open())
     mb = sum(len(json.loads(x)["text"].encode()) for p in sources.values() for x in p.open()) / 1e6
@@ -85,9 +89,31 @@ def main() -> None:
                 ).run()
         return time.process_time() - start, _counters(run / "logs" / "filter")
 
+    class Step(BatchedStats, PipelineStep):
+        def run(self, data, rank=0, world_size=1):
+            yield from data
+
+    def per_document_us(name: str) -> float:
+        """Microseconds a step spends counting one document: 3 updates and 1 timed block."""
+        BatchedStats.stat_update, BatchedStats.track_time, BatchedStats.stats = modes[name]
+        step, doc = Step(), Document(text="x" * 500, id="0")
+        start = time.perf_counter()
+        for _ in range(args.micro):
+            step.stat_update("total")
+            step.stat_update("forwarded")
+            step.update_doc_stats(doc)
+            with step.track_time():
+                pass
+        step.stats  # noqa: B018 - the batched mode replays here: part of its cost
+        return (time.perf_counter() - start) / args.micro * 1e6
+
+    micro = {"batched": [], "datatrove": []}
     cpu: dict[str, list[float]] = {"batched": [], "datatrove": []}
     counters = {}
     try:
+        for i in range(4):
+            for name in ("batched", "datatrove") if i % 2 == 0 else ("datatrove", "batched"):
+                micro[name].append(round(per_document_us(name), 2))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             filter_stage("batched")  # warm: numba kernels, tokenizer caches
@@ -104,6 +130,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "docs": docs,
         "mb": round(mb, 3),
+        "micro_us_per_document": micro,
         "cpu_s": summary,
         "speedup_min": summary["datatrove"]["min"] / summary["batched"]["min"],
         "speedup_median": summary["datatrove"]["median"] / summary["batched"]["median"],
@@ -113,6 +140,9 @@ def main() -> None:
         ],
         "stats_identical": counters["batched"] == counters["datatrove"],
     }
+    print("\nper document and step, 3 updates + 1 timed block (us, 4 runs each):")
+    for name, runs in micro.items():
+        print(f"  {name:>10}: {' '.join(f'{x:.2f}' for x in runs)}")
     print(f"\nfilter stage, {docs:,} docs, {mb:.1f} MB, {args.repeat} runs each (CPU s):")
     for name, s in summary.items():
         print(

@@ -181,15 +181,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_throughput.json")
     args = parser.parse_args()
-    if not (args.data / "gsm8k_train.jsonl").is_file():
-        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
-    from bench.curation_real_corpus import build_sources, subset_sources
+    from bench.curation_real_corpus import build_sources, require_real_sets, subset_sources, write_gsm8k_eval
+
+    require_real_sets(args.data)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_cur_"))
     sources = build_sources(args.data, work / "sources", target_mb=args.mb, dup_rate=args.dup_rate)
     subset = subset_sources(sources, work / "subset", args.stock_fraction)
-    eval_gsm8k = work / "gsm8k_eval.jsonl"
-    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    eval_gsm8k = write_gsm8k_eval(args.data, work)
     size = {
         k: sum(len(json.loads(x)["text"].encode()) for p in s.values() for x in p.read_text().splitlines())
         / 1e6
@@ -232,7 +231,6 @@ def main() -> None:
         spec = {"mode": "midtrain", "out": str(work / "runs" / f"warm_{name}")}
         child({**spec, "config": curation_config(warm, eval_gsm8k, args.data)}, tree)
         shutil.rmtree(spec["out"], ignore_errors=True)
-    cpu_runs: dict[str, list[float]] = {"now": [], "today": []}
     trials: dict[str, list[dict]] = {"now": [], "today": []}
     for i in range(args.repeat):
         for name, tree in (
@@ -240,7 +238,6 @@ def main() -> None:
         ):
             run(name, tree, sources, "full")
             trials[name].append(runs[name])
-            cpu_runs[name].append(round(runs[name]["cpu_s"], 2))
     for name, results in trials.items():  # the median run (by CPU seconds) stands for the tree
         runs[name] = sorted(results, key=lambda r: r["cpu_s"])[(len(results) - 1) // 2]
     run("now_subset", ROOT, subset, "subset")
@@ -256,7 +253,7 @@ def main() -> None:
         "keep_drop_identical_vs_today": same / len(docs["full"]),
         "kept": {k: len(r["kept"]) for k, r in runs.items()},
         "speedup_cpu_vs_today": runs["today"]["cpu_s"] / runs["now"]["cpu_s"],
-        "cpu_s_every_run": cpu_runs,
+        "cpu_s_every_run": {k: [round(r["cpu_s"], 2) for r in v] for k, v in trials.items()},
     }
     if "stock_subset" in runs:
         result["speedup_cpu_vs_stock_same_docs"] = runs["stock_subset"]["cpu_s"] / runs["now_subset"]["cpu_s"]

@@ -102,3 +102,20 @@ def subset_sources(paths: dict[str, Path], out: Path, fraction: float) -> dict[s
         sub[name] = out / path.name
         sub[name].write_text("".join(lines[: max(1, int(len(lines) * fraction))]), encoding="utf-8")
     return sub
+
+
+def require_real_sets(data: Path) -> None:
+    """Stop a benchmark with one line when the real sets are not beside the checkout."""
+    if not (data / "gsm8k_train.jsonl").is_file():
+        raise SystemExit(f"{data}: the real sets are absent (see ../shared/data/README.md)")
+
+
+def write_gsm8k_eval(data: Path, work: Path, items: int = 300) -> Path:
+    """The benchmarks' decontamination eval set: the first ``items`` GSM8K problems.
+
+    They are also in the corpus's GSM8K source, so every run has contaminated documents to drop.
+    """
+    path = work / "gsm8k_eval.jsonl"
+    lines = (data / "gsm8k_train.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:items]), encoding="utf-8")
+    return path

@@ -154,20 +154,19 @@ def main() -> None:
     if args.plot_only:
         plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
         return
-    if not (args.data / "gsm8k_train.jsonl").is_file():
-        raise SystemExit(f"{args.data}: the real sets are absent (see ../shared/data/README.md)")
+    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+
+    require_real_sets(args.data)
     import warnings
 
     from datatrove.executor import LocalPipelineExecutor
 
     from bench.bench_curation_throughput import curation_config
-    from bench.curation_real_corpus import build_sources
     from curation import CurationConfig
     from curation.pipeline import build_stages
 
     work = Path(tempfile.mkdtemp(prefix="bench_wmem_"))
-    eval_gsm8k = work / "gsm8k_eval.jsonl"
-    eval_gsm8k.write_text("".join((args.data / "gsm8k_train.jsonl").read_text().splitlines(True)[:300]))
+    eval_gsm8k = write_gsm8k_eval(args.data, work)
     sources = build_sources(args.data, work / "src", target_mb=args.mb)
     config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
     snapshots: list[dict] = []
