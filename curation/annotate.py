@@ -16,6 +16,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
+from curation.gzip_io import ISAL_GZIP
 from curation.stats.batched import BatchedStats
 
 _SYMBOLS = re.compile(r"[=+\-*/^\\{}()<>$]")
@@ -84,7 +85,9 @@ class ShardReader(BatchedStats, PipelineStep):
         name = f"{rank:05d}.jsonl.gz"
         if not (Path(self.folder) / name).is_file():
             return
-        reader = JsonlReader(self.folder, glob_pattern=name, add_file_path=False, recursive=False)
+        reader = JsonlReader(
+            self.folder, glob_pattern=name, add_file_path=False, recursive=False, compression=ISAL_GZIP
+        )
         for doc in reader.read_file(name):
             self.stat_update("documents")
             yield doc

@@ -3,7 +3,7 @@
 datatrove's writer opens ``.gz`` files through fsspec, which gives ``gzip.GzipFile`` its default
 level 9, and turns each ``Document`` into a dict with ``dataclasses.asdict`` (a deep copy of the
 metadata). On the real mixed corpus (WikiText, Shakespeare, GSM8K, HumanEval, Flask, web; the
-JSON lines the pipeline writes, 9.2 MB), measured on the 2-core sandbox, one core:
+JSON lines the pipeline writes, 9.2 MB), measured on the 2-core sandbox, one core, with zlib:
 
 =========  ===============  ================
 level      size (of raw)    compress speed
@@ -17,10 +17,12 @@ zstd 1     0.304            122 MB/s
 
 So the run's own work files (``filtered/``, read once by the write stage, then deleted with the
 work folder) use level 1, and the outputs a user keeps (``curated/``, ``heldout/``) level 3:
-10 % larger than level 9 for 3.5x less CPU. Both stay plain gzip named ``*.jsonl.gz`` (zstd
-would be faster still, but every reader downstream, tokenization and evaluation's held-out
-loader included, opens the files with ``gzip``), so nothing that reads them changes. Files carry
-``mtime=0`` in their gzip header: the same documents give the same bytes on every run.
+10 % larger than level 9 for 3.5x less CPU. Levels 1-3 are written by ISA-L
+(``curation/gzip_io.py``: the same sizes as zlib's levels, 4-6x less CPU). Both stay plain gzip
+named ``*.jsonl.gz`` (zstd would be as fast, but every reader downstream, tokenization and
+evaluation's held-out loader included, opens the files with ``gzip``), so nothing that reads
+them changes. Files carry ``mtime=0`` in their gzip header: the same documents give the same
+bytes on every run.
 
 The adapter writes the same keys as datatrove's (non-empty ``text``, ``id``, ``metadata``) without
 the deep copy; a document with media goes through datatrove's own adapter.
@@ -28,33 +30,19 @@ the deep copy; a document with media goes through datatrove's own adapter.
 
 from __future__ import annotations
 
-import gzip
 import io
 
 from datatrove.data import Document
 from datatrove.io import OutputFileManager
 from datatrove.pipeline.writers import JsonlWriter
 
+from curation.gzip_io import gzip_writer
 from curation.stats.batched import BatchedStats
 
 WORK_LEVEL = 1  # files the run reads back itself
 OUTPUT_LEVEL = 3  # files the user keeps
 _BUFFER = 1 << 18
 _MAX_NAMES = 4096  # output names remembered per writer
-
-
-class _OwningGzipFile(gzip.GzipFile):
-    """A gzip stream that closes the file it writes into (``GzipFile(fileobj=...)`` does not)."""
-
-    def __init__(self, raw, level: int):
-        super().__init__(fileobj=raw, mode="wb", compresslevel=level, mtime=0)
-        self._raw = raw
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
 
 
 class _GzipFileManager(OutputFileManager):
@@ -65,7 +53,7 @@ class _GzipFileManager(OutputFileManager):
     def get_file(self, filename):
         if filename not in self._output_files:
             raw = self.fs.open(filename, mode="wb")
-            self._output_files[filename] = io.BufferedWriter(_OwningGzipFile(raw, self.level), _BUFFER)
+            self._output_files[filename] = io.BufferedWriter(gzip_writer(raw, self.level), _BUFFER)
         return self._output_files[filename]
 
 

@@ -58,7 +58,10 @@ def _binary_lines(path: str) -> Iterator[bytes]:
         return
     import fsspec
 
-    with fsspec.open(path, "rb", compression="infer") as f:
+    from curation.gzip_io import ISAL_GZIP
+
+    # .gz through ISA-L (2-3x faster to read than zlib); anything else as fsspec infers it
+    with fsspec.open(path, "rb", compression=ISAL_GZIP if path.endswith(".gz") else "infer") as f:
         yield from f
 
 
@@ -163,7 +166,15 @@ def _broken_file_errors() -> tuple[type[BaseException], ...]:
 
     import zstandard
 
-    errors: list[type[BaseException]] = [EOFError, OSError, zlib.error, zstandard.ZstdError]
+    from curation.gzip_io import BROKEN_STREAM_ERRORS
+
+    errors: list[type[BaseException]] = [
+        EOFError,
+        OSError,
+        zlib.error,
+        zstandard.ZstdError,
+        *BROKEN_STREAM_ERRORS,
+    ]
     try:
         import pyarrow
 
