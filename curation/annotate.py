@@ -16,7 +16,6 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 
-from curation.gzip_io import ISAL_GZIP
 from curation.stats.batched import BatchedStats
 
 _SYMBOLS = re.compile(r"[=+\-*/^\\{}()<>$]")
@@ -85,9 +84,7 @@ class ShardReader(BatchedStats, PipelineStep):
         name = f"{rank:05d}.jsonl.gz"
         if not (Path(self.folder) / name).is_file():
             return
-        reader = JsonlReader(
-            self.folder, glob_pattern=name, add_file_path=False, recursive=False, compression=ISAL_GZIP
-        )
+        reader = JsonlReader(self.folder, glob_pattern=name, add_file_path=False, recursive=False)
         for doc in reader.read_file(name):
             self.stat_update("documents")
             yield doc

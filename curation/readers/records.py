@@ -58,10 +58,7 @@ def _binary_lines(path: str) -> Iterator[bytes]:
         return
     import fsspec
 
-    from curation.gzip_io import ISAL_GZIP
-
-    # .gz through ISA-L (2-3x faster to read than zlib); anything else as fsspec infers it
-    with fsspec.open(path, "rb", compression=ISAL_GZIP if path.endswith(".gz") else "infer") as f:
+    with fsspec.open(path, "rb", compression="infer") as f:
         yield from f
 
 
