@@ -1,7 +1,7 @@
 """The pipeline's JSON-lines writer: datatrove's ``JsonlWriter`` with a chosen gzip level and a direct adapter.
 
-datatrove's writer opens ``.gz`` files through fsspec, which gives ``gzip.GzipFile`` its default
-level 9, and turns each ``Document`` into a dict with ``dataclasses.asdict`` (a deep copy of the
+datatrove's writer opens ``.gz`` files through fsspec at its gzip's default level (zlib's 9, or
+ISA-L's 2 when python-isal is installed), and turns each ``Document`` into a dict with ``dataclasses.asdict`` (a deep copy of the
 metadata). On the real mixed corpus (WikiText, Shakespeare, GSM8K, HumanEval, Flask, web; the
 JSON lines the pipeline writes, 9.2 MB), measured on the 2-core sandbox, one core, with zlib:
 
@@ -19,7 +19,7 @@ So the run's own work files (``filtered/``, read once by the write stage, then d
 work folder) use level 1, and the outputs a user keeps (``curated/``, ``heldout/``) level 3:
 10 % larger than level 9 for 3.5x less CPU. Levels 1-3 are written by ISA-L
 (``curation/gzip_io.py``: the same sizes as zlib's levels, 4-6x less CPU). Both stay plain gzip
-named ``*.jsonl.gz`` (zstd would be as fast, but every reader downstream, tokenization and
+named ``*.jsonl.gz`` (zstd would be no faster than ISA-L, and every reader downstream, tokenization and
 evaluation's held-out loader included, opens the files with ``gzip``), so nothing that reads
 them changes. Files carry ``mtime=0`` in their gzip header: the same documents give the same
 bytes on every run.
