@@ -42,13 +42,13 @@ def _timed(fn) -> float:
     return time.process_time() - start
 
 
-def components(texts: list[str], eval_gsm8k: Path, data: Path, work: Path) -> dict[str, float]:
-    """CPU seconds of each per-document computation over ``texts``."""
+def components(texts: list[str], decont_config, work: Path) -> dict[str, float]:
+    """CPU seconds of each per-document computation over ``texts``; ``decont_config``: the run's
+    ``decontamination`` section (its index is built in ``work``, untimed)."""
     from datatrove.data import Document
     from datatrove.pipeline.dedup.minhash import MinhashConfig
 
     from curation.classifiers.difficulty import difficulty_signals
-    from curation.config import DecontConfig, EvalSetConfig
     from curation.decont import DecontIndexer, NGramDecontFilter
     from curation.dedup.cleanliness_fast import cleanliness_score
     from curation.dedup.fast_minhash import FastMinhash
@@ -64,13 +64,6 @@ def components(texts: list[str], eval_gsm8k: Path, data: Path, work: Path) -> di
     assert [list(x) for x in rep_options["dup_n_grams"]] == options["gopher_repetition"]["dup_n_grams"]
     repetition = FastGopherRepetitionFilter(**rep_options, language=language)
     docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
-    # the decontamination index and filter the pipeline uses (GSM8K 300 items + HumanEval, 13-grams)
-    decont_config = DecontConfig(
-        eval_sets=[
-            EvalSetConfig(name="gsm8k", path=str(eval_gsm8k), format="gsm8k"),
-            EvalSetConfig(name="humaneval", path=str(data / "humaneval.jsonl.gz"), format="humaneval"),
-        ]
-    )
     list(DecontIndexer(decont_config, str(work / "decont")).run(rank=0, world_size=1))
     decont = NGramDecontFilter(str(work / "decont"), str(work / "hits"), n=decont_config.n)
 
@@ -95,22 +88,10 @@ def components(texts: list[str], eval_gsm8k: Path, data: Path, work: Path) -> di
 def framework(sources: Path, work: Path) -> dict[str, float]:
     """CPU seconds of datatrove's reader, per-document step overhead and midtrain's writer."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.base import PipelineStep
     from datatrove.pipeline.readers import JsonlReader
 
+    from bench.curation_pass_steps import CountedStep
     from curation.writers import GzipJsonlWriter
-
-    class PassThrough(PipelineStep):
-        """What every midtrain step costs before its own work: a stat and the doc stats."""
-
-        name = "pass"
-
-        def run(self, data, rank=0, world_size=1):
-            for doc in data:
-                with self.track_time():
-                    self.stat_update("total")
-                    self.update_doc_stats(doc)
-                yield doc
 
     def run(steps) -> float:
         shutil.rmtree(work / "fw", ignore_errors=True)
@@ -122,7 +103,7 @@ def framework(sources: Path, work: Path) -> dict[str, float]:
 
     return {
         "reader": run([]),
-        "reader + 8 steps' stats": run([PassThrough() for _ in range(8)]),
+        "reader + 8 counted steps": run([CountedStep() for _ in range(8)]),
         "reader + gzip writer (level 1)": run(
             [GzipJsonlWriter(str(work / "fw" / "out"), "${rank}.jsonl.gz", level=1)]
         ),
@@ -134,28 +115,26 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_ceiling.json")
     args = parser.parse_args()
-    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+    from bench.curation_real_corpus import build_sources, corpus_texts, require_real_sets, standard_config
 
     require_real_sets(args.data)
     from loguru import logger
 
     logger.disable("datatrove")
-    from bench.bench_curation_throughput import curation_config
-    from curation import CurationConfig, run_curation
+    from curation import run_curation
 
     work = Path(tempfile.mkdtemp(prefix="bench_ceiling_"))
     try:
         sources = build_sources(args.data, work / "sources", target_mb=1, dup_rate=0.1)
-        eval_gsm8k = write_gsm8k_eval(args.data, work)
-        texts = [json.loads(x)["text"] for p in sources.values() for x in p.read_text().splitlines()]
+        texts = corpus_texts(sources)
         mb = sum(len(t.encode()) for t in texts) / 1e6
-        config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
+        config = standard_config(sources, args.data, work)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             run_curation(config, work / "warm")  # loads the numba kernels' caches: not timed
             pipeline = _timed(lambda: run_curation(config, work / "run"))
         parts = {
-            "components": components(texts, eval_gsm8k, args.data, work),
+            "components": components(texts, config.decontamination, work),
             "framework": framework(work / "sources", work),
         }
     finally:

@@ -189,10 +189,15 @@ def main() -> None:
         plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
         return
     earlier = [row for path in args.add for row in json.loads(path.read_text())]
-    from bench.curation_real_corpus import build_sources, require_real_sets, subset_sources, write_gsm8k_eval
+    from bench.curation_real_corpus import (
+        build_sources,
+        curation_config,
+        require_real_sets,
+        subset_sources,
+        write_gsm8k_eval,
+    )
 
     require_real_sets(args.data)
-    from bench.bench_curation_throughput import curation_config
 
     work = Path(tempfile.mkdtemp(prefix="bench_cost_"))
     eval_gsm8k = write_gsm8k_eval(args.data, work)

@@ -93,35 +93,6 @@ def lean_io(files: list[Path], work: Path, levels: tuple[int, int] = (1, 3)) -> 
             out.write(orjson.dumps({"text": doc.text, "id": doc.id, "metadata": doc.metadata}) + b"\n")
 
 
-def _pass_step(counted: bool):
-    from datatrove.pipeline.base import PipelineStep
-
-    from curation.stats.batched import BatchedStats
-
-    class Bare(PipelineStep):
-        """A datatrove step that only hands each document on: the generator chain's own cost."""
-
-        name = "pass"
-
-        def run(self, data, rank=0, world_size=1):
-            yield from data
-
-    class Counted(BatchedStats, PipelineStep):
-        """What a midtrain step costs before its own work: a timed block, one counted stat and
-        the document stats."""
-
-        name = "pass"
-
-        def run(self, data, rank=0, world_size=1):
-            for doc in data:
-                with self.track_time():
-                    self.stat_update("documents")
-                    self.update_doc_stats(doc)
-                yield doc
-
-    return Counted if counted else Bare
-
-
 def _execute(steps: list, logs: Path) -> None:
     from datatrove.executor import LocalPipelineExecutor
 
@@ -132,11 +103,12 @@ def pipeline_io(
     sources: list, work: Path, pass_steps: tuple[int, int] = (0, 0), counted: bool = True
 ) -> None:
     """The pipeline's readers and writers, ``pass_steps`` pass-through steps in each stage."""
+    from bench.curation_pass_steps import BareStep, CountedStep
     from curation.annotate import ShardReader
     from curation.readers import SourcesReader
     from curation.writers import OUTPUT_LEVEL, WORK_LEVEL, GzipJsonlWriter
 
-    step = _pass_step(counted)
+    step = CountedStep if counted else BareStep
     _execute(
         [
             SourcesReader(sources, str(work / "rejects")),
@@ -163,7 +135,7 @@ def stock_io(folder: Path, work: Path) -> None:
     _execute([JsonlReader(str(work / "f")), JsonlWriter(str(work / "c"))], work / "l2")
 
 
-def measure(name: str, fn, work: Path) -> float:
+def measure(fn, work: Path) -> float:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
@@ -180,26 +152,28 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_floor.json")
     args = parser.parse_args()
-    from bench.curation_real_corpus import build_sources, require_real_sets, subset_sources, write_gsm8k_eval
+    from bench.curation_real_corpus import (
+        build_sources,
+        corpus_texts,
+        require_real_sets,
+        standard_config,
+        subset_sources,
+    )
 
     require_real_sets(args.data)
     from loguru import logger
 
     logger.disable("datatrove")
     from bench.bench_curation_ceiling import components
-    from bench.bench_curation_throughput import curation_config
-    from curation import CurationConfig, run_curation
+    from curation import run_curation
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_floor_"))
     try:
-        eval_gsm8k = write_gsm8k_eval(args.data, tmp)
         full = build_sources(args.data, tmp / "full", target_mb=args.mb, dup_rate=args.dup_rate)
         corpora = {"full": full, "quarter": subset_sources(full, tmp / "quarter", 0.25)}
-        sizes, texts, configs = {}, {}, {}
-        for size, srcs in corpora.items():
-            texts[size] = [json.loads(x)["text"] for p in srcs.values() for x in p.read_text().splitlines()]
-            sizes[size] = (len(texts[size]), sum(len(t.encode()) for t in texts[size]))
-            configs[size] = CurationConfig.model_validate(curation_config(srcs, eval_gsm8k, args.data))
+        texts = {size: corpus_texts(srcs) for size, srcs in corpora.items()}
+        sizes = {size: (len(t), sum(len(x.encode()) for x in t)) for size, t in texts.items()}
+        configs = {size: standard_config(srcs, args.data, tmp) for size, srcs in corpora.items()}
         with warnings.catch_warnings():  # numba loads its kernel caches on a first run: not timed
             warnings.simplefilter("ignore")
             run_curation(configs["quarter"], tmp / "warm")
@@ -218,7 +192,7 @@ def main() -> None:
                 "pipeline I/O + 12 counted steps": lambda w: pipeline_io(config.sources, w, PASS_STEPS),
                 "stock datatrove I/O (2 passes)": lambda w: stock_io(folder, w),
                 "components alone (no framework)": lambda w: components(
-                    texts[size], eval_gsm8k, args.data, w
+                    texts[size], config.decontamination, w
                 ),
                 "whole pipeline (run_curation)": lambda w: run_curation(config, w / "out"),
             }
@@ -230,7 +204,7 @@ def main() -> None:
                 order = ("quarter", "full") if rep % 2 == 0 else ("full", "quarter")
                 for name in parts("full"):
                     for size in order:
-                        seconds = measure(name, parts(size)[name], tmp / "run")
+                        seconds = measure(parts(size)[name], tmp / "run")
                         cpu.setdefault(name, {}).setdefault(size, []).append(seconds)
                     print(
                         f"  round {rep + 1}: {name:<40} quarter {cpu[name]['quarter'][-1]:6.2f} s"

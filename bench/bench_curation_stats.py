@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_stats.json")
     args = parser.parse_args()
-    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+    from bench.curation_real_corpus import build_sources, require_real_sets, standard_config
 
     require_real_sets(args.data)
     from datatrove.data import Document
@@ -56,16 +56,13 @@ def main() -> None:
     from datatrove.pipeline.base import PipelineStep
     from loguru import logger
 
-    from bench.bench_curation_throughput import curation_config
-    from curation import CurationConfig
     from curation.pipeline import build_stages
     from curation.stats.batched import BatchedStats
 
     logger.disable("datatrove")
     work = Path(tempfile.mkdtemp(prefix="bench_stats_"))
     sources = build_sources(args.data, work / "sources", target_mb=args.mb, dup_rate=0.1)
-    eval_gsm8k = write_gsm8k_eval(args.data, work)
-    config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
+    config = standard_config(sources, args.data, work)
     docs = sum(1 for p in sources.values() for _ in p.open())
     mb = sum(len(json.loads(x)["text"].encode()) for p in sources.values() for x in p.open()) / 1e6
     modes = {

@@ -125,24 +125,6 @@ def run_stock(sources: Path, out: Path) -> None:
         LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=str(out / "logs" / f"s{i}")).run()
 
 
-def curation_config(sources: dict[str, Path], eval_gsm8k: Path, data: Path) -> dict:
-    from curation.real_sets import REAL_SETS as DOMAINS
-
-    return {
-        "sources": [
-            {"name": n, "path": str(p), "domain": DOMAINS[n], **({"kind": "web"} if n == "web" else {})}
-            for n, p in sources.items()
-        ],
-        "decontamination": {
-            "eval_sets": [
-                {"name": "gsm8k", "path": str(eval_gsm8k), "format": "gsm8k"},
-                {"name": "humaneval", "path": str(data / "humaneval.jsonl.gz"), "format": "humaneval"},
-            ]
-        },
-        "executor": {"tasks": 1, "workers": 1},
-    }
-
-
 def child(args: dict, pythonpath: Path) -> dict:
     result = Path(args["out"]).with_suffix(".result.json")
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "TOKENIZERS_PARALLELISM": "false"}
@@ -181,7 +163,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curation_throughput.json")
     args = parser.parse_args()
-    from bench.curation_real_corpus import build_sources, require_real_sets, subset_sources, write_gsm8k_eval
+    from bench.curation_real_corpus import (
+        build_sources,
+        curation_config,
+        require_real_sets,
+        subset_sources,
+        write_gsm8k_eval,
+    )
 
     require_real_sets(args.data)
 

@@ -119,3 +119,38 @@ def write_gsm8k_eval(data: Path, work: Path, items: int = 300) -> Path:
     lines = (data / "gsm8k_train.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:items]), encoding="utf-8")
     return path
+
+
+def curation_config(sources: dict[str, Path], eval_gsm8k: Path, data: Path) -> dict:
+    """The standard pipeline on ``sources`` as a config dict: each real set its own source with its
+    domain (``web`` with the web profile), decontamination against ``eval_gsm8k`` and HumanEval,
+    ``tasks: 1, workers: 1``."""
+    from curation.real_sets import REAL_SETS as DOMAINS
+
+    return {
+        "sources": [
+            {"name": n, "path": str(p), "domain": DOMAINS[n], **({"kind": "web"} if n == "web" else {})}
+            for n, p in sources.items()
+        ],
+        "decontamination": {
+            "eval_sets": [
+                {"name": "gsm8k", "path": str(eval_gsm8k), "format": "gsm8k"},
+                {"name": "humaneval", "path": str(data / "humaneval.jsonl.gz"), "format": "humaneval"},
+            ]
+        },
+        "executor": {"tasks": 1, "workers": 1},
+    }
+
+
+def standard_config(sources: dict[str, Path], data: Path, work: Path):
+    """:func:`curation_config` validated, its GSM8K eval file written into ``work``."""
+    from curation import CurationConfig
+
+    return CurationConfig.model_validate(curation_config(sources, write_gsm8k_eval(data, work), data))
+
+
+def corpus_texts(sources: dict[str, Path]) -> list[str]:
+    """Every document's text, source after source."""
+    return [
+        json.loads(x)["text"] for p in sources.values() for x in p.read_text(encoding="utf-8").splitlines()
+    ]

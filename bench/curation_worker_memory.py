@@ -154,21 +154,18 @@ def main() -> None:
     if args.plot_only:
         plot(json.loads(args.out.read_text()), args.out.with_suffix(".png"), compare, args.compare_label)
         return
-    from bench.curation_real_corpus import build_sources, require_real_sets, write_gsm8k_eval
+    from bench.curation_real_corpus import build_sources, require_real_sets, standard_config
 
     require_real_sets(args.data)
     import warnings
 
     from datatrove.executor import LocalPipelineExecutor
 
-    from bench.bench_curation_throughput import curation_config
-    from curation import CurationConfig
     from curation.pipeline import build_stages
 
     work = Path(tempfile.mkdtemp(prefix="bench_wmem_"))
-    eval_gsm8k = write_gsm8k_eval(args.data, work)
     sources = build_sources(args.data, work / "src", target_mb=args.mb)
-    config = CurationConfig.model_validate(curation_config(sources, eval_gsm8k, args.data))
+    config = standard_config(sources, args.data, work)
     snapshots: list[dict] = []
     if args.tracemalloc:
         import tracemalloc

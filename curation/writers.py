@@ -18,7 +18,7 @@ zstd 1     0.304            122 MB/s
 So the run's own work files (``filtered/``, read once by the write stage, then deleted with the
 work folder) use level 1, and the outputs a user keeps (``curated/``, ``heldout/``) level 3:
 10 % larger than level 9 for 3.5x less CPU. Levels 1-3 are written by ISA-L
-(``curation/gzip_io.py``: the same sizes as zlib's levels, 4-6x less CPU). Both stay plain gzip
+(``curation/gzip_io.py``: the same sizes as zlib's levels, 4-5x less CPU). Both stay plain gzip
 named ``*.jsonl.gz`` (zstd would be no faster than ISA-L, and every reader downstream, tokenization and
 evaluation's held-out loader included, opens the files with ``gzip``), so nothing that reads
 them changes. Files carry ``mtime=0`` in their gzip header: the same documents give the same
